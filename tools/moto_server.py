@@ -188,7 +188,9 @@ class MotoServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"moto server exited with code {self._proc.returncode} (log: {self.log_path})")
+                raise RuntimeError(
+                    f"moto server exited with code {self._proc.returncode} (log: {self.log_path})"
+                )
             try:
                 with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):
                     return self

@@ -69,8 +69,13 @@ def find_provider_mirror() -> Path | None:
                 if _is_mirror(c):
                     return c
                 try:
-                    nxt.extend(p for p in c.iterdir() if p.is_dir() and not p.is_symlink()
-                               and p.name not in {"proc", "sys", "dev", "tmp", "work"})
+                    nxt.extend(
+                        p
+                        for p in c.iterdir()
+                        if p.is_dir()
+                        and not p.is_symlink()
+                        and p.name not in {"proc", "sys", "dev", "tmp", "work"}
+                    )
                 except OSError:
                     continue
             candidates = nxt
