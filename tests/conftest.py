@@ -62,10 +62,8 @@ def label_studio(
 import base64  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
-import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import uuid  # noqa: E402
-import warnings  # noqa: E402
 import zipfile  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from types import ModuleType  # noqa: E402
@@ -93,27 +91,18 @@ def lambda_zip_is_current() -> bool:
         return "handler.py" in archive.namelist() and archive.read("handler.py") == LAMBDA_SOURCE.read_bytes()
 
 
-def prepare_lambda_task_dir(target: Path) -> tuple[Path, str]:
-    """Lambda's /var/task: the zip's contents, (re)built with build.py when stale.
-
-    Falls back to a copy of lambda/handler.py only while build.py does not exist yet.
-    Returns (directory, origin) where origin is "zip" or "source".
-    """
-    build_script = REPO_ROOT / "build.py"
-    if not lambda_zip_is_current() and build_script.exists():
+def prepare_lambda_task_dir(target: Path) -> Path:
+    """Lambda's /var/task: the zip's contents, (re)built with build.py when stale."""
+    if not lambda_zip_is_current():
         info = REPO_ROOT / "build" / "build_info.json"
         region = json.loads(info.read_text()).get("region") if info.exists() else None
-        command = [sys.executable, str(build_script), "--region", region or "us-east-1", "--quiet"]
+        command = [sys.executable, str(REPO_ROOT / "build.py"), "--region", region or "us-east-1", "--quiet"]
         subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)
-    if lambda_zip_is_current():
-        with zipfile.ZipFile(LAMBDA_ZIP) as archive:
-            archive.extractall(target)
-        return target, "zip"
-    if build_script.exists():
+    if not lambda_zip_is_current():
         raise RuntimeError("build.py did not write a build/webhook_lambda.zip matching lambda/handler.py")
-    warnings.warn("build.py missing: loading lambda/handler.py from a temp copy, not the zip", stacklevel=1)
-    shutil.copy(LAMBDA_SOURCE, target / "handler.py")
-    return target, "source"
+    with zipfile.ZipFile(LAMBDA_ZIP) as archive:
+        archive.extractall(target)
+    return target
 
 
 def load_lambda_module(task_dir: Path) -> ModuleType:
@@ -158,7 +147,7 @@ def boto3_session() -> Any:
 
 
 @pytest.fixture(scope="session")
-def lambda_task_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def lambda_task_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return prepare_lambda_task_dir(tmp_path_factory.mktemp("lambda_task"))
 
 
@@ -279,14 +268,12 @@ class LambdaStack:
 
 
 @pytest.fixture
-def lambda_stack(
-    aws_env: MotoServer, monkeypatch: pytest.MonkeyPatch, lambda_task_dir: tuple[Path, str]
-) -> LambdaStack:
+def lambda_stack(aws_env: MotoServer, monkeypatch: pytest.MonkeyPatch, lambda_task_dir: Path) -> LambdaStack:
     """Fresh table/secret/pipeline (unique names) and the Lambda's environment for one test."""
     suffix = uuid.uuid4().hex[:10]
     stack = LambdaStack(
         moto=aws_env,
-        task_dir=lambda_task_dir[0],
+        task_dir=lambda_task_dir,
         table=f"lsr-state-{suffix}",
         pipeline=f"lsr-pipeline-{suffix}",
         secret_arn="",
