@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
+# The region the local default (moto, tests, demo) renders for; users pass their own to build.py.
+REGION ?= us-east-1
 TF_CLI_CONFIG_FILE ?= $(shell $(PYTHON) -m tools.tfcli config)
 export TF_CLI_CONFIG_FILE
 export PYTHONDONTWRITEBYTECODE := 1
@@ -26,7 +28,7 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	touch $@
 
 build: venv
-	$(PY) build.py
+	$(PY) build.py --region $(REGION)
 
 demo: venv
 	$(PY) demo.py $(DEMO_ARGS)
