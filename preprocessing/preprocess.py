@@ -4,7 +4,7 @@ Runs the same locally and in the SageMaker scikit-learn processing container (Py
 boto3, stdlib only; keep the syntax 3.9-compatible). See docs/preprocessing.md for the full contract.
 
     python preprocess.py --annotations DIR --output DIR --labels Beak,Head,Wing,Body \\
-        --validation-ratio 0.2 [--images DIR]
+        --validation-ratio 0.2 [--images DIR] [--images-s3-uri s3://BUCKET/PREFIX/]
     python preprocess.py --merge-stats DIR --output DIR      # sum per-shard stats into OUTPUT/stats.json
 
 Two passes keep memory flat: pass 1 parses every storage object once and keeps, per task, only the key of
@@ -579,6 +579,46 @@ class Settings:
     labels: tuple[str, ...]
     images: str | None
     images_prefix: str
+    images_scope: ImagesScope | None = None
+
+
+@dataclass(frozen=True)
+class ImagesScope:
+    """--images-s3-uri: the only S3 location task images may come from (bucket, key prefix ending in / or "")."""
+
+    bucket: str
+    prefix: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def refusal(self, url: str) -> str | None:
+        """None when ``url`` is an s3:// object under the scope, else why it is not fetched.
+
+        Keys with "." or ".." segments are refused too: S3 does not resolve them, but an HTTP layer in
+        between might, and no legitimate image key needs them.
+        """
+        try:
+            bucket, key = parse_s3_url(url)
+        except ValueError:
+            return f"image {url!r} is not an s3:// object URL (only {self.uri} is allowed)"
+        segments = key.split("/")
+        if bucket != self.bucket or not key.startswith(self.prefix) or {".", ".."} & set(segments):
+            return f"image {url} is outside --images-s3-uri {self.uri} (not fetched)"
+        return None
+
+
+def parse_images_scope(uri: str) -> ImagesScope:
+    """s3://bucket/ or s3://bucket/prefix[/] -> ImagesScope (the prefix always ends with /); UsageError else."""
+    # Bucket: DNS-style names, plus the legacy us-east-1 characters (upper case, underscore).
+    match = re.match(r"^s3://([A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9])(?:/(.*))?$", uri or "")
+    prefix = (match.group(2) or "") if match else ""
+    if not match or prefix.startswith("/") or "//" in prefix or {".", ".."} & set(prefix.split("/")):
+        raise UsageError(f"--images-s3-uri must be s3://BUCKET/ or s3://BUCKET/PREFIX/, got {uri!r}")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"  # s3://b/images must not admit s3://b/images-private/...
+    return ImagesScope(match.group(1), prefix)
 
 
 @dataclass(frozen=True)
@@ -712,9 +752,15 @@ def resolve_local_image(url: str, settings: Settings) -> str:
     """
     if not url:
         raise SkipSample("task has no image URL in its data")
+    if settings.images_scope is not None and url.startswith("s3://"):
+        refusal = settings.images_scope.refusal(url)
+        if refusal:
+            raise SkipSample(refusal)
     if settings.images is None:
         raise SkipSample(f"image {url} is not an s3:// URL and --images was not given")
     key = _s3_key(url) if url.startswith("s3://") else url.split("?", 1)[0].lstrip("/")
+    if ".." in key.split("/"):  # would resolve outside IMAGES
+        raise SkipSample(f"image {url} has a '..' segment (not read)")
     root = Path(settings.images)
     candidates = []
     if settings.images_prefix and key.startswith(settings.images_prefix):
@@ -938,22 +984,28 @@ def _atomic_copy(source: str, dest: Path) -> None:
 class S3Fetcher:
     """Downloads task images to a scratch folder with a bounded thread pool (only this shard's images)."""
 
-    def __init__(self, scratch: str) -> None:
+    def __init__(self, scratch: str, scope: ImagesScope | None = None) -> None:
         import boto3  # lazy: only S3 mode needs it
         from botocore.config import Config
 
         self.client = boto3.client("s3", config=Config(retries={"max_attempts": 8, "mode": "adaptive"}))
         self.scratch = scratch
+        self.scope = scope
         self.counter = 0
 
     def __call__(self, job: Job) -> Job:
         url = job.candidate.image_url
+        if not url:
+            return job  # rendering reports "task has no image URL"
         if not url.startswith("s3://"):
             return Job(
                 job.candidate,
                 job.split,
                 fetch_error=f"image {url!r} is not an s3:// URL and --images was not given",
             )
+        refusal = self.scope.refusal(url) if self.scope else None
+        if refusal:  # checked before any request: a task must not point the job at other objects
+            return Job(job.candidate, job.split, fetch_error=refusal)
         try:
             bucket, key = parse_s3_url(url)
             suffix = os.path.splitext(key)[1][:10]
@@ -1077,6 +1129,7 @@ def stats_paths(output: Path, plan: ShardPlan) -> tuple[list[Path], list[Path]]:
 def preprocess(args: argparse.Namespace) -> int:
     """The whole run; returns the exit code."""
     labels = parse_labels(args.labels)
+    args.images_scope = parse_images_scope(args.images_s3_uri) if args.images_s3_uri else None
     if not 0.0 <= args.validation_ratio < 1.0:
         raise UsageError("--validation-ratio must be in [0, 1)")
     plan = plan_shard(args)
@@ -1104,13 +1157,15 @@ def _render_all(
     workdir: str,
 ) -> int:
     """Pass 2: render every winner, stream the manifest, write the stats; returns the exit code."""
-    settings = Settings(str(Path(args.annotations)), str(output), labels, args.images, args.images_prefix)
+    scope = args.images_scope
+    images_prefix = args.images_prefix or (scope.prefix if scope else "")
+    settings = Settings(str(Path(args.annotations)), str(output), labels, args.images, images_prefix, scope)
     total = len(index)
     jobs: Iterable[Job] = (Job(c, split_for_task(c.task_id, args.validation_ratio)) for c in index.winners())
     if args.images is None:
         scratch = os.path.join(workdir, "images")
         os.mkdir(scratch)
-        jobs = prefetch(jobs, S3Fetcher(scratch), args.download_concurrency)
+        jobs = prefetch(jobs, S3Fetcher(scratch, scope), args.download_concurrency)
     stats = empty_stats(labels)
     stats_files, manifest_files = stats_paths(output, plan)
     manifest_path = manifest_files[0]
@@ -1252,7 +1307,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--images", help="local folder holding the s3:// images by key; default: fetch from S3"
     )
-    parser.add_argument("--images-prefix", default="", help="S3 key prefix that --images corresponds to")
+    parser.add_argument(
+        "--images-prefix",
+        default="",
+        help="S3 key prefix that --images corresponds to (default: the prefix of --images-s3-uri)",
+    )
+    parser.add_argument(
+        "--images-s3-uri",
+        metavar="S3_URI",
+        help="s3://BUCKET/PREFIX/: only images under it are used (fetched per shard when --images is not "
+        "given); tasks whose image lies elsewhere are skipped and reported",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="render processes")
     parser.add_argument("--download-concurrency", type=int, default=16, help="parallel S3 downloads")
     parser.add_argument(

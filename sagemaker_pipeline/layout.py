@@ -22,7 +22,6 @@ CLEANUP_SCRIPT = "cleanup.py"
 # Processing container paths.
 PROCESSING_ROOT = "/opt/ml/processing"
 ANNOTATIONS_DIR = f"{PROCESSING_ROOT}/annotations"
-IMAGES_DIR = f"{PROCESSING_ROOT}/images"
 OUTPUT_DIR = f"{PROCESSING_ROOT}/output"
 SHARD_STATS_DIR = f"{PROCESSING_ROOT}/stats"  # merge step input: every shard's stats-<host>.json
 MERGED_STATS_DIR = f"{PROCESSING_ROOT}/merged"  # merge step output: stats.json with the totals

@@ -107,7 +107,12 @@ def preprocess_step(ctx: Context) -> ProcessingStep:
     possibly the wrong annotation winning). So every instance reads all annotation JSON (FullyReplicated,
     small) and ``--shard-by task`` renders only the tasks hashed to it (docs/preprocessing.md). Every
     instance writes its own ``stats/stats-<host>.json`` (a single one too), so shard outputs never collide in
-    S3 and the next step sums them. Images are FullyReplicated: any task may reference any image.
+    S3 and the next step sums them.
+
+    Images are not a processing input (that would copy every image to every instance): preprocess.py
+    downloads each rendered task's image itself, with bounded parallelism, so an instance fetches only its own
+    shard's images. ``--images-s3-uri`` (ImagesS3Uri) confines those downloads: a task whose image lies
+    outside it is skipped and reported, so annotations cannot point the job at other objects the role can read.
     """
     p = ctx.params
     channel_outputs = [
@@ -131,18 +136,13 @@ def preprocess_step(ctx: Context) -> ProcessingStep:
                 source=p["AnnotationsS3Uri"],
                 destination=layout.ANNOTATIONS_DIR,
             ),
-            ProcessingInput(
-                input_name="images",
-                source=p["ImagesS3Uri"],
-                destination=layout.IMAGES_DIR,
-            ),
         ],
         outputs=[*channel_outputs, stats_output],
         arguments=[
             "--annotations",
             layout.ANNOTATIONS_DIR,
-            "--images",
-            layout.IMAGES_DIR,
+            "--images-s3-uri",
+            p["ImagesS3Uri"],
             "--output",
             layout.OUTPUT_DIR,
             "--labels",

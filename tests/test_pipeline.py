@@ -272,10 +272,10 @@ def test_preprocess_cli_and_inputs(definition: dict[str, Any]) -> None:
     steps = steps_by_name(definition)
     args = steps["Preprocess"]["Arguments"]
     parameters = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
-    parameters.update(Labels="a,b", ValidationRatio=0.25)
+    parameters.update(Labels="a,b", ValidationRatio=0.25, ImagesS3Uri="s3://b/img/")
     assert [evaluate(a, parameters) for a in args["AppSpecification"]["ContainerArguments"]] == [
         "--annotations", "/opt/ml/processing/annotations",
-        "--images", "/opt/ml/processing/images",
+        "--images-s3-uri", "s3://b/img/",
         "--output", "/opt/ml/processing/output",
         "--labels", "a,b",
         "--validation-ratio", "0.25",
@@ -289,7 +289,6 @@ def test_preprocess_cli_and_inputs(definition: dict[str, Any]) -> None:
     assert inputs["annotations"]["S3Uri"] == {"Get": "Parameters.AnnotationsS3Uri"}
     # Sharded by task inside preprocess.py: every instance must see every annotation of a task.
     assert inputs["annotations"]["S3DataDistributionType"] == "FullyReplicated"
-    assert inputs["images"]["S3Uri"] == {"Get": "Parameters.ImagesS3Uri"}
     bucket, scripts = PLACEHOLDERS["bucket"], PLACEHOLDERS["scripts_prefix"]
     assert inputs["code"]["S3Uri"] == f"s3://{bucket}/{scripts}preprocess.py"
     cluster = args["ProcessingResources"]["ClusterConfig"]
@@ -299,6 +298,21 @@ def test_preprocess_cli_and_inputs(definition: dict[str, Any]) -> None:
     assert merge["AppSpecification"]["ContainerArguments"] == [
         "--merge-stats", "/opt/ml/processing/stats", "--output", "/opt/ml/processing/merged",
     ]  # fmt: skip
+
+
+def test_images_are_fetched_per_shard_not_a_processing_input(definition: dict[str, Any]) -> None:
+    """An images input would copy every image to every instance; preprocess.py fetches its shard's images."""
+    args = steps_by_name(definition)["Preprocess"]["Arguments"]
+    assert sorted(i["InputName"] for i in args["ProcessingInputs"]) == ["annotations", "code"]
+    container_args = args["AppSpecification"]["ContainerArguments"]
+    assert "--images" not in container_args
+    # ImagesS3Uri is used (not a dead parameter): it scopes the downloads.
+    scope = container_args[container_args.index("--images-s3-uri") + 1]
+    assert scope == {"Get": "Parameters.ImagesS3Uri"}
+    assert container_args[container_args.index("--shard-by") + 1] == "task"
+    # The parameter occurs nowhere else in the definition.
+    uses = json.dumps(definition["Steps"]).count('"Parameters.ImagesS3Uri"')
+    assert uses == 1
 
 
 def test_outputs_are_execution_scoped(definition: dict[str, Any]) -> None:

@@ -488,3 +488,125 @@ def test_images_fetched_from_s3_when_no_images_dir(tmp_path, monkeypatch):
     assert [r["task_id"] for r in rows] == [1, 2]
     assert "cannot download s3://lsr-bucket/images/sub/bird-1.jpg" in json.dumps(read_stats(out)["skipped"])
     assert not any(Path(p).name.startswith("lsr-images-") for p in os.listdir(out))
+
+
+SCOPE_TASKS = {  # task id -> (image URL, allowed under --images-s3-uri s3://lsr-bucket/images/)
+    1: ("s3://lsr-bucket/images/bird-1.jpg", True),
+    2: ("s3://lsr-bucket/images/sub/bird-2.jpg", True),
+    3: ("s3://lsr-bucket/secrets/bird-3.jpg", False),  # same bucket, other prefix
+    4: ("s3://lsr-bucket/images-private/bird-4.jpg", False),  # shares the prefix string, not the folder
+    5: ("s3://other-bucket/images/bird-5.jpg", False),  # same prefix, other bucket
+    6: ("s3://lsr-bucket/images/../secrets/bird-3.jpg", False),  # dot segments are refused
+}
+
+
+def scope_dataset(tmp_path: Path) -> Path:
+    docs = [
+        task_doc(task_id, url, [annotation(100 + task_id, [polygon("Beak", SQUARE, 16, 12)])])
+        for task_id, (url, _) in SCOPE_TASKS.items()
+    ]
+    return write_tasks(tmp_path / "ann", docs)
+
+
+def assert_scoped(out: Path) -> None:
+    rows = read_manifest(out / "manifest.jsonl")
+    assert [r["task_id"] for r in rows] == [t for t, (_, ok) in SCOPE_TASKS.items() if ok]
+    skipped = read_stats(out)["skipped"]
+    for task_id, (url, ok) in SCOPE_TASKS.items():
+        if not ok:
+            reason = f"task {task_id}: image {url} is outside --images-s3-uri s3://lsr-bucket/images/ (not fetched)"
+            assert reason in [s["reason"] for s in skipped], (task_id, skipped)
+    assert len(skipped) == sum(not ok for _, ok in SCOPE_TASKS.values())
+
+
+@pytest.fixture
+def fake_aws(monkeypatch):
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def test_images_s3_uri_confines_downloads_to_its_prefix(tmp_path, fake_aws, monkeypatch):
+    """Without --images only objects under --images-s3-uri are fetched; others are skipped, never requested."""
+    from moto import mock_aws
+
+    annotations = scope_dataset(tmp_path)
+    requested: list[tuple[str, str]] = []
+    with mock_aws():
+        import boto3
+
+        s3 = boto3.client("s3", region_name="us-east-1")
+        body = tmp_path / "body.jpg"
+        Image.new("RGB", (16, 12), (200, 100, 50)).save(body, format="JPEG")
+        for bucket in ("lsr-bucket", "other-bucket"):
+            s3.create_bucket(Bucket=bucket)
+        # Every image exists and the credentials can read all of them: only the scope keeps 3-6 out.
+        for url, _ in SCOPE_TASKS.values():
+            bucket, key = pp.parse_s3_url(url)
+            s3.put_object(Bucket=bucket, Key=key, Body=body.read_bytes())
+        real_init = pp.S3Fetcher.__init__
+
+        def recording_init(self, *args, **kwargs):
+            real_init(self, *args, **kwargs)
+            download = self.client.download_file
+
+            def record(bucket, key, local):
+                requested.append((bucket, key))
+                return download(bucket, key, local)
+
+            self.client.download_file = record
+
+        monkeypatch.setattr(pp.S3Fetcher, "__init__", recording_init)
+        out = tmp_path / "out"
+        argv = ("--images-s3-uri", "s3://lsr-bucket/images", "--download-concurrency", "3")
+        assert run(annotations, out, *argv) == 0
+    assert sorted(requested) == [("lsr-bucket", "images/bird-1.jpg"), ("lsr-bucket", "images/sub/bird-2.jpg")]
+    assert_scoped(out)
+    # The fetched images are the bucket's bytes (a JPEG without EXIF turn is copied as is).
+    rows = read_manifest(out / "manifest.jsonl")
+    assert (out / rows[0]["image"]).read_bytes() == body.read_bytes()
+
+
+def test_images_s3_uri_applies_with_a_local_images_folder(tmp_path):
+    """--images DIR plus --images-s3-uri: s3:// URLs outside the scope are skipped even if the file is there."""
+    annotations = scope_dataset(tmp_path)
+    root = tmp_path / "mirror"  # the images prefix mounted locally (prefix taken from --images-s3-uri)
+    for url, _ in SCOPE_TASKS.values():
+        path = root / pp.parse_s3_url(url)[1].removeprefix("images/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (16, 12)).save(path, format="JPEG")
+    out = tmp_path / "out"
+    assert run(annotations, out, "--images-s3-uri", "s3://lsr-bucket/images/", images=root) == 0
+    assert_scoped(out)
+    # Without the scope the same local run renders every task it finds a file for, but never reads outside
+    # --images (task 6's "images/../secrets/..." would resolve to tmp_path/secrets/, which exists).
+    out_all = tmp_path / "out-all"
+    assert run(annotations, out_all, "--images-prefix", "images/", images=root) == 0
+    assert [r["task_id"] for r in read_manifest(out_all / "manifest.jsonl")] == [1, 2, 3, 4, 5]
+    assert (tmp_path / "secrets" / "bird-3.jpg").is_file()
+    [note] = read_stats(out_all)["skipped"]
+    assert note["reason"] == f"task 6: image {SCOPE_TASKS[6][0]} has a '..' segment (not read)"
+
+
+@pytest.mark.parametrize(
+    "uri", ["lsr-bucket/images/", "s3://", "s3:///images/", "s3://b/images//x/", "s3://lsr-bucket/../x/"]
+)
+def test_bad_images_s3_uri_is_a_usage_error(tmp_path, capsys, uri):
+    annotations = scope_dataset(tmp_path)
+    out = tmp_path / "out"
+    assert run(annotations, out, "--images-s3-uri", uri) == 2
+    assert "--images-s3-uri" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_images_scope_parsing():
+    assert pp.parse_images_scope("s3://lsr-bucket/images") == pp.ImagesScope("lsr-bucket", "images/")
+    assert pp.parse_images_scope("s3://lsr-bucket/") == pp.ImagesScope("lsr-bucket", "")
+    assert pp.parse_images_scope("s3://lsr-bucket") == pp.ImagesScope("lsr-bucket", "")
+    whole_bucket = pp.ImagesScope("lsr-bucket", "")
+    assert whole_bucket.refusal("s3://lsr-bucket/any/key.jpg") is None
+    assert "outside" in whole_bucket.refusal("s3://other/any/key.jpg")
