@@ -7,7 +7,12 @@ CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 # The region the local default (moto, tests, demo) renders for; users pass their own to build.py.
 REGION ?= us-east-1
-TF_CLI_CONFIG_FILE ?= $(shell $(PYTHON) -m tools.tfcli config)
+# Always the repo-local CLI config (offline provider mirror, or TF_PROVIDER_MIRROR=registry); an inherited
+# TF_CLI_CONFIG_FILE (some machines point it at a missing ~/.terraformrc) must not win.
+TF_CLI_CONFIG_FILE := $(shell $(PYTHON) -m tools.tfcli config)
+ifeq ($(TF_CLI_CONFIG_FILE),)
+$(error could not write the Terraform CLI config: run `$(PYTHON) -m tools.tfcli config` to see why)
+endif
 export TF_CLI_CONFIG_FILE
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -48,7 +53,7 @@ tf-test: build
 	cd terraform && terraform init -backend=false -input=false >/dev/null && terraform test
 
 checkov: $(CHECKOV_VENV)/.installed
-	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework terraform -d terraform
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework terraform -d terraform
 
 docs-check: venv
 	$(PY) -m tools.tfdocs --check

@@ -15,6 +15,8 @@ is small, applied only inside this process, and named after the gap it fills:
   ``FakeDeleteMarker`` (no ``dispose``).
 * ``delete_model_package_group``: moto lacks ``DeleteModelPackageGroup``,
   which ``terraform destroy`` calls.
+* ``lambda_dead_letter_config``: moto accepts a Lambda ``DeadLetterConfig`` but
+  neither stores nor returns it, so every plan would show a diff.
 
 Usage as a library::
 
@@ -115,6 +117,40 @@ def delete_model_package_group() -> None:
     responses.SageMakerResponse.delete_model_package_group = response_delete
 
 
+def lambda_dead_letter_config() -> None:
+    """Store and return Lambda ``DeadLetterConfig`` (moto drops it)."""
+    from moto.awslambda import models
+
+    fn_cls = models.LambdaFunction
+    if getattr(fn_cls, "_lsr_dlq_patched", False):
+        return
+    original_init = fn_cls.__init__
+    original_get = fn_cls.get_configuration
+    original_update = fn_cls.update_configuration
+
+    def __init__(self, account_id, spec, *args, **kwargs):
+        original_init(self, account_id, spec, *args, **kwargs)
+        self.dead_letter_config = spec.get("DeadLetterConfig") or {}
+
+    def get_configuration(self, *args, **kwargs):
+        config = original_get(self, *args, **kwargs)
+        if getattr(self, "dead_letter_config", None):
+            config["DeadLetterConfig"] = self.dead_letter_config
+        return config
+
+    def update_configuration(self, config_updates):
+        if "DeadLetterConfig" in config_updates:
+            self.dead_letter_config = config_updates["DeadLetterConfig"] or {}
+        if "TracingConfig" in config_updates:
+            self.tracing_config = config_updates["TracingConfig"]
+        return original_update(self, config_updates)
+
+    fn_cls.__init__ = __init__
+    fn_cls.get_configuration = get_configuration
+    fn_cls.update_configuration = update_configuration
+    fn_cls._lsr_dlq_patched = True
+
+
 def serialise_requests(app: Any) -> Any:
     """Wrap a WSGI app so that one request runs at a time."""
     lock = threading.Lock()
@@ -131,6 +167,7 @@ def apply_patches() -> None:
     evaluate_bucket_policy_conditions()
     delete_marker_dispose()
     delete_model_package_group()
+    lambda_dead_letter_config()
 
 
 def serve(host: str, port: int) -> None:

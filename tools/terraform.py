@@ -44,11 +44,11 @@ import os
 import sys
 import tempfile
 import threading
-import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import python_terraform
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
 
 from tools.tfcli import TerraformToolError, terraform_binary, write_cli_config
@@ -65,10 +65,10 @@ __all__ = [
 ]
 
 _ENV_LOCK = threading.Lock()
-# python-terraform logs every failing command's stderr (with the deprecated Logger.warn);
-# we raise with it instead.
+# python-terraform logs every failing command's stderr, through the deprecated Logger.warn
+# (a DeprecationWarning per failure); we raise with that stderr instead.
 logging.getLogger("python_terraform").propagate = False
-warnings.filterwarnings("ignore", message="The 'warn' method is deprecated", category=DeprecationWarning)
+python_terraform.log.warn = python_terraform.log.warning  # type: ignore[method-assign]
 
 
 class TerraformError(RuntimeError):

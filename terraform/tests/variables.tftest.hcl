@@ -1,0 +1,274 @@
+# Variable validation: bad input is rejected at plan time (mock AWS provider).
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+      arn        = "arn:aws:iam::123456789012:user/test"
+      user_id    = "AIDATEST"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      name = "us-east-1"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/mocked"
+    }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = {
+      arn = "arn:aws:s3:::mocked-bucket"
+    }
+  }
+  mock_resource "aws_sagemaker_pipeline" {
+    defaults = {
+      arn = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/mocked"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:us-east-1:123456789012:log-group:mocked"
+    }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      execution_arn = "arn:aws:execute-api:us-east-1:123456789012:abc123"
+    }
+  }
+  mock_resource "aws_apigatewayv2_stage" {
+    defaults = {
+      invoke_url = "https://abc123.execute-api.us-east-1.amazonaws.com/"
+    }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn        = "arn:aws:lambda:us-east-1:123456789012:function:mocked"
+      invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:mocked/invocations"
+    }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:us-east-1:123456789012:mocked-dlq"
+      url = "https://sqs.us-east-1.amazonaws.com/123456789012/mocked-dlq"
+    }
+  }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = {
+      arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mocked-AbCdEf"
+    }
+  }
+  mock_resource "aws_dynamodb_table" {
+    defaults = {
+      arn = "arn:aws:dynamodb:us-east-1:123456789012:table/mocked"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:us-east-1:123456789012:rule/mocked"
+    }
+  }
+  mock_resource "aws_sagemaker_model_package_group" {
+    defaults = {
+      arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/mocked"
+    }
+  }
+}
+
+run "empty_labels" {
+  command = plan
+
+  variables {
+    labels = []
+  }
+
+  expect_failures = [var.labels]
+}
+
+run "duplicate_labels" {
+  command = plan
+
+  variables {
+    labels = ["Beak", "Beak"]
+  }
+
+  expect_failures = [var.labels]
+}
+
+run "comma_in_label" {
+  command = plan
+
+  variables {
+    labels = ["Beak,Head"]
+  }
+
+  expect_failures = [var.labels]
+}
+
+run "threshold_below_one" {
+  command = plan
+
+  variables {
+    annotation_threshold = 0
+  }
+
+  expect_failures = [var.annotation_threshold]
+}
+
+run "bad_approval_status" {
+  command = plan
+
+  variables {
+    model_approval_status = "Maybe"
+  }
+
+  expect_failures = [var.model_approval_status]
+}
+
+run "prefix_leading_slash" {
+  command = plan
+
+  variables {
+    images_prefix = "/images/"
+  }
+
+  expect_failures = [var.images_prefix]
+}
+
+run "prefix_without_trailing_slash" {
+  command = plan
+
+  variables {
+    runs_prefix = "runs"
+  }
+
+  expect_failures = [var.runs_prefix]
+}
+
+run "origin_with_path" {
+  command = plan
+
+  variables {
+    label_studio_origin = "http://localhost:8080/projects"
+  }
+
+  expect_failures = [var.label_studio_origin]
+}
+
+run "origin_without_scheme" {
+  command = plan
+
+  variables {
+    label_studio_origin = "localhost:8080"
+  }
+
+  expect_failures = [var.label_studio_origin]
+}
+
+run "bad_name" {
+  command = plan
+
+  variables {
+    name = "Bad_Name"
+  }
+
+  expect_failures = [var.name]
+}
+
+run "validation_ratio_one" {
+  command = plan
+
+  variables {
+    validation_ratio = 1
+  }
+
+  expect_failures = [var.validation_ratio]
+}
+
+run "miou_above_one" {
+  command = plan
+
+  variables {
+    miou_threshold = 1.5
+  }
+
+  expect_failures = [var.miou_threshold]
+}
+
+run "log_retention_not_allowed" {
+  command = plan
+
+  variables {
+    log_retention_days = 10
+  }
+
+  expect_failures = [var.log_retention_days]
+}
+
+run "bad_header_name" {
+  command = plan
+
+  variables {
+    webhook_header_name = "X Token"
+  }
+
+  expect_failures = [var.webhook_header_name]
+}
+
+run "short_webhook_secret" {
+  command = plan
+
+  variables {
+    webhook_secret = "short"
+  }
+
+  expect_failures = [var.webhook_secret]
+}
+
+run "cpu_training_instance" {
+  command = plan
+
+  variables {
+    training_instance_type = "ml.m5.xlarge"
+  }
+
+  expect_failures = [var.training_instance_type]
+}
+
+run "negative_project_id" {
+  command = plan
+
+  variables {
+    label_studio_project_ids = [0]
+  }
+
+  expect_failures = [var.label_studio_project_ids]
+}
+
+# Cross-variable rules are preconditions (Terraform >= 1.5 cannot cross-reference variables in validation).
+run "overlapping_prefixes" {
+  command = plan
+
+  variables {
+    models_prefix = "runs/models/"
+  }
+
+  expect_failures = [aws_s3_bucket.this[0]]
+}
+
+run "existing_bucket_needs_name" {
+  command = plan
+
+  variables {
+    create_bucket = false
+  }
+
+  expect_failures = [data.aws_s3_bucket.existing[0]]
+}
