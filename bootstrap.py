@@ -9,7 +9,7 @@ the API Gateway URL with the ``webhook_headers`` token header.  Prints one line
 per object (created / updated / unchanged / deleted).  ``--dry-run`` only reads.
 
 Why a script and not Terraform: Label Studio has no Terraform provider, and its
-webhook token lives in Terraform state anyway.  See docs/bootstrap.md.
+webhook token lives in Terraform state anyway.  See README.md, "bootstrap.py".
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ REQUIRED_OUTPUTS = (
 TOOLS = {"polygon": "PolygonLabels", "brush": "BrushLabels"}
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45")
 
-# Exit codes (documented in docs/bootstrap.md).
+# Exit codes (documented in README.md, "bootstrap.py").
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3

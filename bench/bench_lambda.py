@@ -1,4 +1,4 @@
-"""Benchmark the webhook Lambda against the moto server (run by hand; results go to docs/lambda.md).
+"""Benchmark the webhook Lambda against the moto server (run by hand; results go to README.md).
 
 Measures, in-process and warm (clients and secret cached, as in a reused container):
 * latency of the sub-threshold path and of the firing path (median, p99);

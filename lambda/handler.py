@@ -1,4 +1,4 @@
-"""Label Studio webhook -> SageMaker Pipeline trigger. Design, state items, responses: docs/lambda.md."""
+"""Label Studio webhook -> SageMaker Pipeline trigger. Design, state, responses: README.md § The webhook Lambda."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Turn Label Studio target-storage objects into the channels of SageMaker's built-in semantic segmentation.
 
 Runs the same locally and in the SageMaker scikit-learn processing container (Python 3.9, numpy, Pillow,
-boto3, stdlib only; keep the syntax 3.9-compatible). See docs/preprocessing.md for the full contract.
+boto3, stdlib only; keep the syntax 3.9-compatible). See README.md, "Preprocessing", for the full contract.
 
     python preprocess.py --annotations DIR --output DIR --labels Beak,Head,Wing,Body \\
         --validation-ratio 0.2 [--images DIR] [--images-s3-uri s3://BUCKET/PREFIX/]

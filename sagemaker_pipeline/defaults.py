@@ -37,7 +37,7 @@ class PipelineDefaults:
     processing_instance_type: str = "ml.m5.xlarge"
     processing_instance_count: int = 1
     # The built-in semantic segmentation algorithm trains on GPU instances only, on a single machine
-    # (P2/P3/G4dn/G5 families, see docs/pipeline.md); G5 (A10G, 24 GiB) is the current general-purpose one.
+    # (P2/P3/G4dn/G5 families, see README.md); G5 (A10G, 24 GiB) is the current general-purpose one.
     training_instance_type: str = "ml.g5.2xlarge"
     training_instance_count: int = 1
     epochs: int = 10

@@ -105,7 +105,7 @@ def preprocess_step(ctx: Context) -> ProcessingStep:
     Sharding is by task, not by S3 key: Label Studio stores one object per *annotation*, so ShardedByS3Key
     could hand two annotations of one task to two instances, which would both render the task (double count,
     possibly the wrong annotation winning). So every instance reads all annotation JSON (FullyReplicated,
-    small) and ``--shard-by task`` renders only the tasks hashed to it (docs/preprocessing.md). Every
+    small) and ``--shard-by task`` renders only the tasks hashed to it (README.md, "Preprocessing"). Every
     instance writes its own ``stats/stats-<host>.json`` (a single one too), so shard outputs never collide in
     S3 and the next step sums them.
 

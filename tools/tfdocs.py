@@ -8,7 +8,7 @@ skipped) and writes Markdown tables between the markers
     <!-- BEGIN_TF_DOCS -->
     <!-- END_TF_DOCS -->
 
-in every target file that has them (``README.md`` and ``docs/terraform.md``).
+in ``README.md`` (or the files given on the command line).
 
 Usage::
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODULE_DIR = REPO_ROOT / "terraform"
-TARGETS = (REPO_ROOT / "README.md", REPO_ROOT / "docs" / "terraform.md")
+TARGETS = (REPO_ROOT / "README.md",)
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
 
@@ -216,7 +216,7 @@ def _code(text: str) -> str:
 
 def render(module_dir: Path = MODULE_DIR) -> str:
     lines = [
-        "## Inputs",
+        "### Inputs",
         "",
         "| Name | Description | Type | Default | Required |",
         "|------|-------------|------|---------|:--------:|",
@@ -230,7 +230,7 @@ def render(module_dir: Path = MODULE_DIR) -> str:
         )
     lines += [
         "",
-        "## Outputs",
+        "### Outputs",
         "",
         "| Name | Description | Sensitive |",
         "|------|-------------|:---------:|",
