@@ -206,15 +206,24 @@ def test_missing_outputs_are_a_usage_error(tmp_path: Path, capsys: pytest.Captur
     assert "lack labels, region" in capsys.readouterr().err
 
 
-def test_terraform_dir_reads_outputs_through_tools_terraform(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_terraform_dir_reads_applied_outputs_through_tools_terraform(tmp_path: Path) -> None:
+    """A real (provider-less) Terraform root applied offline: sensitive outputs come back whole."""
     from tools import terraform
 
-    seen = []
-    monkeypatch.setattr(terraform, "outputs", lambda d: seen.append(d) or {"region": "eu-west-1"})
-    assert bootstrap.terraform_outputs(tmp_path) == {"region": "eu-west-1"}
-    assert seen == [tmp_path]
+    values = {k: v["value"] for k, v in outputs("b").items()}
+    lines = []
+    for name, value in values.items():
+        sensitive = "\n  sensitive = true" if name == "webhook_headers" else ""
+        lines.append(
+            f'output "{name}" {{\n  value = jsondecode({json.dumps(json.dumps(value))}){sensitive}\n}}\n'
+        )
+    (tmp_path / "main.tf").write_text("\n".join(lines))
+    terraform.init(tmp_path)
+    terraform.apply(tmp_path)
+    parsed = bootstrap.parse_outputs(bootstrap.terraform_outputs(tmp_path))
+    assert parsed.webhook_headers == {"X-Webhook-Token": TOKEN}
+    assert parsed.webhook_url == values["webhook_url"]
+    assert list(parsed.labels) == values["labels"]
 
 
 def test_credential_fingerprint_changes_with_any_part_and_hides_the_secret() -> None:
