@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +28,9 @@ sys.path.insert(0, str(REPO_ROOT))
 from tests.conftest import (  # noqa: E402
     LAMBDA_SOURCE,
     LAMBDA_ZIP,
-    WEBHOOK_TOKEN,
     LambdaStack,
     aws_operations,
+    create_lambda_stack,
     ls_webhook,
     prepare_lambda_task_dir,
     record_aws_calls,
@@ -64,26 +63,8 @@ def summary(samples_s: list[float]) -> dict[str, float]:
 
 
 def make_stack(moto: MotoServer, task_dir: Path, threshold: int) -> LambdaStack:
-    suffix = uuid.uuid4().hex[:8]
-    stack = LambdaStack(moto, task_dir, f"bench-state-{suffix}", f"bench-pipeline-{suffix}", "")
-    stack.secret_arn = stack.aws("secretsmanager").create_secret(
-        Name=f"bench-{suffix}", SecretString=WEBHOOK_TOKEN
-    )["ARN"]
-    stack.aws("dynamodb").create_table(
-        TableName=stack.table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    stack.create_pipeline()
-    os.environ.update(
-        PIPELINE_NAME=stack.pipeline,
-        STATE_TABLE=stack.table,
-        ANNOTATION_THRESHOLD=str(threshold),
-        WEBHOOK_SECRET_ARN=stack.secret_arn,
-        WEBHOOK_HEADER_NAME=stack.header_name,
-        ALLOWED_PROJECT_IDS="",
-    )
+    stack, environment = create_lambda_stack(moto, task_dir, "bench", threshold)
+    os.environ.update(environment)
     return stack
 
 

@@ -151,6 +151,12 @@ def lambda_task_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return prepare_lambda_task_dir(tmp_path_factory.mktemp("lambda_task"))
 
 
+def encoded_body(body: Any, b64: bool) -> str:
+    """A gateway event's body: JSON text, base64-encoded when the gateway says so."""
+    raw = body if isinstance(body, str) else json.dumps(body)
+    return base64.b64encode(raw.encode()).decode() if b64 else raw
+
+
 @dataclass
 class LambdaStack:
     """One test's AWS resources on the moto server plus helpers to build events and read state."""
@@ -182,9 +188,7 @@ class LambdaStack:
         self, body: Any, headers: dict[str, str] | None = None, b64: bool = False, method: str = "POST"
     ) -> dict[str, Any]:
         """API Gateway HTTP API payload 2.0 (header names lower-cased, as the gateway does)."""
-        raw = body if isinstance(body, str) else json.dumps(body)
-        if b64:
-            raw = base64.b64encode(raw.encode()).decode()
+        raw = encoded_body(body, b64)
         headers = {self.header_name: self.token} if headers is None else headers
         return {
             "version": "2.0",
@@ -200,9 +204,7 @@ class LambdaStack:
         self, body: Any, headers: dict[str, str] | None = None, b64: bool = False
     ) -> dict[str, Any]:
         """API Gateway REST proxy payload 1.0 (header case preserved, multiValueHeaders)."""
-        raw = body if isinstance(body, str) else json.dumps(body)
-        if b64:
-            raw = base64.b64encode(raw.encode()).decode()
+        raw = encoded_body(body, b64)
         headers = {self.header_name: self.token} if headers is None else headers
         return {
             "resource": "/webhook",
@@ -267,20 +269,21 @@ class LambdaStack:
         )
 
 
-@pytest.fixture
-def lambda_stack(aws_env: MotoServer, monkeypatch: pytest.MonkeyPatch, lambda_task_dir: Path) -> LambdaStack:
-    """Fresh table/secret/pipeline (unique names) and the Lambda's environment for one test."""
+def create_lambda_stack(
+    moto: MotoServer, task_dir: Path, prefix: str, threshold: int, clients: dict[str, Any] | None = None
+) -> tuple[LambdaStack, dict[str, str]]:
+    """A fresh table, secret and pipeline (unique names) on the moto server, and the Lambda's environment."""
     suffix = uuid.uuid4().hex[:10]
     stack = LambdaStack(
-        moto=aws_env,
-        task_dir=lambda_task_dir,
-        table=f"lsr-state-{suffix}",
-        pipeline=f"lsr-pipeline-{suffix}",
+        moto=moto,
+        task_dir=task_dir,
+        table=f"{prefix}-state-{suffix}",
+        pipeline=f"{prefix}-pipeline-{suffix}",
         secret_arn="",
-        clients=_TEST_CLIENTS.setdefault(aws_env.endpoint, {}),
+        clients=clients if clients is not None else {},
     )
     stack.secret_arn = stack.aws("secretsmanager").create_secret(
-        Name=f"lsr-webhook-{suffix}", SecretString=WEBHOOK_TOKEN
+        Name=f"{prefix}-webhook-{suffix}", SecretString=WEBHOOK_TOKEN
     )["ARN"]
     stack.aws("dynamodb").create_table(
         TableName=stack.table,
@@ -289,14 +292,23 @@ def lambda_stack(aws_env: MotoServer, monkeypatch: pytest.MonkeyPatch, lambda_ta
         BillingMode="PAY_PER_REQUEST",
     )
     stack.create_pipeline()
-    for key, value in {
+    environment = {
         "PIPELINE_NAME": stack.pipeline,
         "STATE_TABLE": stack.table,
-        "ANNOTATION_THRESHOLD": "16",
+        "ANNOTATION_THRESHOLD": str(threshold),
         "WEBHOOK_SECRET_ARN": stack.secret_arn,
         "WEBHOOK_HEADER_NAME": stack.header_name,
         "ALLOWED_PROJECT_IDS": "",
-    }.items():
+    }
+    return stack, environment
+
+
+@pytest.fixture
+def lambda_stack(aws_env: MotoServer, monkeypatch: pytest.MonkeyPatch, lambda_task_dir: Path) -> LambdaStack:
+    """Fresh table/secret/pipeline and the Lambda's environment (threshold 16) for one test."""
+    clients = _TEST_CLIENTS.setdefault(aws_env.endpoint, {})
+    stack, environment = create_lambda_stack(aws_env, lambda_task_dir, "lsr", threshold=16, clients=clients)
+    for key, value in environment.items():
         monkeypatch.setenv(key, value)
     return stack
 
