@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import calendar
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -99,28 +100,56 @@ class _BitReader:
         return value >> missing if missing > 0 else value
 
 
-def _words_at(bits: np.ndarray, positions: np.ndarray, word_size: int) -> np.ndarray:
-    """Values of the word_size-bit words starting at the given bit positions, all at once.
+def _words_at(data: bytes, positions: np.ndarray, word_size: int) -> np.ndarray:
+    """Values of the word_size-bit (<= 8) words starting at the given bit positions, all at once.
 
-    `bits` carries word_size zero bits of padding; a word cut short by the end of the stream is read as the
-    bits that are there (the reference's behaviour), one with none left is an error.
+    A word cut short by the end of the stream is read as the bits that are there (the reference's behaviour),
+    one with none left is an error.
     """
-    nbits = len(bits) - word_size
+    nbits = len(data) * 8
     if len(positions) and int(positions.max()) >= nbits:
         raise ValueError("brush RLE is truncated")
-    values = np.zeros(len(positions), dtype=np.uint32)
-    for offset in range(word_size):
-        values = (values << 1) | bits[positions + offset]
-    missing = np.maximum(positions + word_size - nbits, 0)
-    return values >> missing.astype(np.uint32)
+    padded = np.frombuffer(data + b"\0", dtype=np.uint8)
+    pairs = (padded[:-1].astype(np.uint16) << 8) | padded[1:]  # 16-bit window at every byte
+    values = (pairs[positions >> 3] >> (16 - word_size - (positions & 7)).astype(np.uint16)) & (
+        (1 << word_size) - 1
+    )
+    missing = positions + word_size - nbits
+    cut = missing > 0
+    if cut.any():
+        values[cut] >>= missing[cut].astype(np.uint16)
+    return values.astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=8)
+def _header_tables(word_size: int, rle_sizes: tuple[int, ...]) -> tuple[int, np.ndarray, np.ndarray]:
+    """Everything about a run header as a function of the H = 3 + max(rle_sizes) bits starting at it.
+
+    Returns (H, stride table, info table): for every H-bit value, the distance to the next header (header +
+    payload), and length << 6 | header size << 1 | is literal. Built once per parameter set (2^H <= 512k).
+    """
+    hbits = 3 + max(rle_sizes)
+    h = np.arange(1 << hbits, dtype=np.int64)
+    top = h >> (hbits - 3)
+    size = np.asarray(rle_sizes, dtype=np.int64)[top & 3]
+    length = 1 + ((h >> (hbits - 3 - size)) & ((1 << size) - 1))
+    literal = top < 4
+    stride = 3 + size + word_size * np.where(literal, length, 1)
+    info = (length << 6) | ((3 + size) << 1) | literal
+    return hbits, stride.astype(np.int32), info
+
+
+def _headers_at(windows: np.ndarray, positions: np.ndarray, hbits: int) -> np.ndarray:
+    """The hbits bits starting at each bit position, from the (int64) 32-bit window at every byte."""
+    return (windows[positions >> 3] >> ((32 - hbits) - (positions & 7))) & ((1 << hbits) - 1)
 
 
 def decode_brush_rle(rle: Iterable[int] | bytes) -> np.ndarray:
     """Decode Label Studio brush RLE into the flat uint8 RGBA array, identical to
     label_studio_sdk.converter.brush.decode_rle but without its per-bit Python string.
 
-    Only the run headers are walked in Python (their lengths depend on each other); all word values are
-    gathered with numpy afterwards, so the cost is per run, not per bit.
+    The run headers form a chain (each header's position depends on the previous one); see _parse_runs for
+    how it is walked. All word values are gathered with numpy afterwards.
     """
     data = bytes(rle)
     reader = _BitReader(data)
@@ -133,36 +162,77 @@ def decode_brush_rle(rle: Iterable[int] | bytes) -> np.ndarray:
     return _expand_runs(data, num, word_size, lengths, literal, payload)
 
 
+_UNIFORM_AFTER = 6  # consecutive equal strides before the walk tries a vectorised jump
+_LOOKAHEAD = 64  # look-ahead of a jump beyond the previous stretch's length, in runs; then it doubles
+
+
 def _parse_runs(
     data: bytes, reader: _BitReader, num: int, word_size: int, rle_sizes: list[int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Walk the run headers: arrays of (length, is literal, payload bit position) per run.
 
-    The hot loop reads each header from a precomputed 32-bit window per byte (a list lookup and a few integer
-    operations); only the last few bytes, where a field may be cut short, go through the careful reader.
+    1. The chain start -> start + stride -> ... is walked in Python, one table lookup on the header bits per
+       run (read from a 32-bit window per byte).
+    2. Where the stride stays the same for a while (the SDK encoder writes a coloured stroke as one 14-bit
+       literal run per value; repeat runs with the same length field size all have the same stride too), the
+       rest of the stretch is checked with numpy at positions pos + k * stride, doubling the look-ahead, and
+       emitted at once. So the Python loop runs per stretch, not per run.
+    3. Lengths and payload positions are looked up with numpy for all runs, summed to stop at the declared
+       number of values; the last few bytes, where a header may be cut short, go through the careful reader.
     """
-    padded = np.frombuffer(data + bytes(4), dtype=np.uint8).astype(np.uint32)
-    windows = ((padded[:-3] << 24) | (padded[1:-2] << 16) | (padded[2:-1] << 8) | padded[3:]).tolist()
-    safe_end = reader.nbits - 3 - max(rle_sizes)  # a whole header fits before this bit position
-    runs: list[tuple[int, int, int]] = []  # (length, is literal, payload bit position)
-    add = runs.append
-    masks = [(1 << size) - 1 for size in rle_sizes]
-    shifts = [29 - size for size in rle_sizes]
-    pos, i = reader.pos, 0
-    while i < num:
-        if pos < safe_end:
-            window = (windows[pos >> 3] << (pos & 7)) & 0xFFFFFFFF
-            sel = (window >> 29) & 3
-            length = 1 + ((window >> shifts[sel]) & masks[sel])
-            is_literal = window < 0x80000000
-            pos += 3 + rle_sizes[sel]
+    hbits, stride_table, info_table = _header_tables(word_size, tuple(rle_sizes))
+    nbits = reader.nbits
+    start = reader.pos
+    safe_end = nbits - hbits + 1  # a whole header fits at positions below this
+    padded = np.frombuffer(data + bytes(4), dtype=np.uint8).astype(np.int64)
+    windows = (padded[:-3] << 24) | (padded[1:-2] << 16) | (padded[2:-1] << 8) | padded[3:]
+    window_at, stride_of = memoryview(windows), memoryview(stride_table)
+    top, field = 32 - hbits, (1 << hbits) - 1
+
+    singles: list[int] = []  # chain positions walked one by one
+    jumps: list[tuple[int, int, int, int]] = []  # (len(singles) then, first position, stride, count)
+    add = singles.append
+    pos, previous, same, guess = start, -1, 0, _LOOKAHEAD
+    while pos < safe_end:
+        step = stride_of[(window_at[pos >> 3] >> (top - (pos & 7))) & field]
+        if step == previous:
+            same += 1
+            if same >= _UNIFORM_AFTER:
+                count = _uniform_count(windows, stride_table, hbits, pos, step, safe_end, guess)
+                jumps.append((len(singles), pos, step, count))
+                guess = count + _LOOKAHEAD
+                pos += count * step
+                previous, same = -1, 0
+                continue
         else:
-            reader.pos = pos
-            head = reader.read(3)  # 1 bit repeat flag + 2 bits length-size selector
-            length = 1 + reader.read(rle_sizes[head & 3])
-            is_literal = not head >> 2
-            pos = reader.pos
-        add((length, is_literal, pos))
+            previous, same = step, 0
+        add(pos)
+        pos += step
+
+    positions = _chain_positions(singles, jumps)
+    info = info_table[_headers_at(windows, positions, hbits)]
+    lengths = info >> 6
+    literal = (info & 1).astype(bool)
+    payload = positions + ((info >> 1) & 31)
+    if num == 0:  # the reference reads no run at all
+        return lengths[:0], literal[:0], payload[:0]
+    done = np.cumsum(lengths)
+    if len(done) and done[-1] >= num:  # the declared size is reached inside the safe part
+        last_run = int(np.searchsorted(done, num))  # first run after which i >= num
+        if literal[last_run] and done[last_run] > num:
+            raise ValueError("brush RLE literal run overruns the declared size")
+        stop = last_run + 1
+        return lengths[:stop], literal[:stop], payload[:stop]
+
+    i = int(done[-1]) if len(done) else 0
+    tail: list[tuple[int, int, int]] = []
+    while i < num:
+        reader.pos = pos
+        head = reader.read(3)  # 1 bit repeat flag + 2 bits length-size selector
+        length = 1 + reader.read(rle_sizes[head & 3])
+        is_literal = not head >> 2
+        pos = reader.pos
+        tail.append((length, is_literal, pos))
         if is_literal:
             if i + length > num:
                 raise ValueError("brush RLE literal run overruns the declared size")
@@ -170,8 +240,48 @@ def _parse_runs(
         else:
             pos += word_size
         i += length
-    table = np.array(runs, dtype=np.int64).reshape(-1, 3)
-    return table[:, 0], table[:, 1].astype(bool), table[:, 2]
+    table = np.array(tail, dtype=np.int64).reshape(-1, 3)
+    return (
+        np.concatenate([lengths, table[:, 0]]),
+        np.concatenate([literal, table[:, 1].astype(bool)]),
+        np.concatenate([payload, table[:, 2]]),
+    )
+
+
+def _uniform_count(
+    windows: np.ndarray, stride_table: np.ndarray, hbits: int, pos: int, step: int, end: int, ahead: int
+) -> int:
+    """How many chain links from bit `pos` on (stride `step` there) keep that stride, below bit `end`.
+
+    Looks `ahead` links at once first (the caller guesses from the previous stretch), then twice as many.
+    """
+    count = 0
+    while True:
+        links = min(ahead, (end - 1 - pos) // step + 1)
+        at = np.arange(pos, pos + links * step, step, dtype=np.int64)
+        same = stride_table[_headers_at(windows, at, hbits)] == step
+        first_change = int(same.argmin())
+        if not same[first_change]:
+            return count + first_change
+        count += links
+        pos += links * step
+        if pos >= end:
+            return count
+        ahead *= 2
+
+
+def _chain_positions(singles: list[int], jumps: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """Merge the one-by-one chain positions and the uniform stretches, in chain order."""
+    single_array = np.array(singles, dtype=np.int64)
+    if not jumps:
+        return single_array
+    parts, taken = [], 0
+    for index, first, step, count in jumps:
+        parts.append(single_array[taken:index])
+        parts.append(np.arange(first, first + count * step, step, dtype=np.int64))
+        taken = index
+    parts.append(single_array[taken:])
+    return np.concatenate(parts)
 
 
 def _expand_runs(
@@ -183,16 +293,17 @@ def _expand_runs(
     payload: np.ndarray,
 ) -> np.ndarray:
     """Turn the parsed runs into the output array: one 'unit' per repeated run or per literal word."""
-    bits = np.unpackbits(np.frombuffer(data + bytes(word_size), dtype=np.uint8))[: len(data) * 8 + word_size]
     units_per_run = np.where(run_lit, run_len, 1)
-    run_of_unit = np.repeat(np.arange(len(run_len)), units_per_run)
-    first_unit = np.cumsum(units_per_run) - units_per_run
-    index_in_run = np.arange(len(run_of_unit)) - first_unit[run_of_unit]
-    unit_pos = (
-        np.asarray(payload, dtype=np.int64)[run_of_unit] + word_size * index_in_run * run_lit[run_of_unit]
-    )
-    unit_count = np.where(run_lit[run_of_unit], 1, run_len[run_of_unit])
-    values = _words_at(bits, unit_pos, word_size).astype(np.uint8)
+    if len(units_per_run) and int(units_per_run.max()) == 1:  # no literal run longer than one value
+        unit_pos, unit_count = payload, run_len
+    else:
+        first_unit = np.cumsum(units_per_run) - units_per_run
+        # unit u of run r sits at payload[r] + word_size * (u - first_unit[r]); a repeat run has one unit
+        unit_pos = np.repeat(payload - word_size * first_unit, units_per_run) + word_size * np.arange(
+            int(units_per_run.sum())
+        )
+        unit_count = np.repeat(np.where(run_lit, 1, run_len), units_per_run)
+    values = _words_at(data, np.asarray(unit_pos, dtype=np.int64), word_size)
     out = np.repeat(values, unit_count)
     if len(out) < num:  # cannot happen for a well-formed stream; keep the reference's zero fill
         out = np.concatenate([out, np.zeros(num - len(out), dtype=np.uint8)])
