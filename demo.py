@@ -422,6 +422,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
             runner.say("Annotate by hand and watch logs/gateway.log; Ctrl-C to stop everything.")
             with contextlib.suppress(KeyboardInterrupt):
                 signal.pause()
+            runner.say("stopping the servers ...")
     return result
 
 
