@@ -140,10 +140,6 @@ def lambda_zip(handler: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def canonical_json(value: object) -> bytes:
-    return (json.dumps(value, sort_keys=True, indent=2) + "\n").encode()
-
-
 def render_definition(root: Path, region: str) -> bytes:
     """Import the pipeline package from ``root`` (and with it the SDK) and render for ``region``."""
     if str(root) not in sys.path:
@@ -168,6 +164,9 @@ def placeholders(root: Path) -> dict[str, str]:
 def build_info(
     region: str, sdk: str, key: str, tokens: dict[str, str], artifacts: list[Artifact]
 ) -> Artifact:
+    # stdlib-only at import time; placeholders() has put root on sys.path
+    from sagemaker_pipeline.pipeline import canonical_json
+
     info = {
         "region": region,
         "sagemaker_sdk_version": sdk,
@@ -175,7 +174,7 @@ def build_info(
         "artifacts": {artifact.name: artifact.sha256 for artifact in artifacts},
         "source_hash": key,
     }
-    return Artifact(BUILD_INFO_FILE, canonical_json(info))
+    return Artifact(BUILD_INFO_FILE, canonical_json(info).encode())
 
 
 def render_all(root: Path, region: str, sdk: str, key: str) -> list[Artifact]:

@@ -59,12 +59,15 @@ def build_pipeline(
             parameters=list(ctx.params.values()),
             steps=[preprocess, merge, train, gate, cleanup],
             sagemaker_session=ctx.session,
+            # No SageMaker Experiments entities: the role is not allowed to create them, and a trial per
+            # run would outlive `terraform destroy`.
+            pipeline_experiment_config=None,
         )
 
 
-def canonical_json(definition: dict) -> str:
-    """The byte-stable text form build/ uses: sorted keys, 2-space indent, trailing newline."""
-    return json.dumps(definition, sort_keys=True, indent=2) + "\n"
+def canonical_json(value: object) -> str:
+    """The byte-stable text form build/ uses (definition and build_info): sorted keys, 2-space indent, newline."""
+    return json.dumps(value, sort_keys=True, indent=2) + "\n"
 
 
 def render_definition(

@@ -150,6 +150,11 @@ def test_version_and_contract_parameters(definition: dict[str, Any]) -> None:
         assert type(defaults[name]) is python_type, name
 
 
+def test_no_experiments_entities(definition: dict[str, Any]) -> None:
+    """The SDK's default ExperimentName/TrialName would need sagemaker:CreateExperiment/CreateTrial."""
+    assert definition.get("PipelineExperimentConfig") is None  # the SDK writes null: experiments off
+
+
 def test_training_defaults_to_a_supported_gpu_instance(definition: dict[str, Any]) -> None:
     defaults = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
     assert re.match(r"^ml\.(p2|p3|g4dn|g5)\.\d*x?large$", defaults["TrainingInstanceType"])
