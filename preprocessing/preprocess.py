@@ -1370,7 +1370,10 @@ def parse_labels(text: str) -> tuple[str, ...]:
 
 
 def merge_stats(source: Path, output: Path) -> int:
-    """Sum every per-shard stats-*.json under source into OUTPUT/stats.json; fail if the total has no training samples."""
+    """Sum every per-shard stats-*.json under source into OUTPUT/stats.json.
+
+    Fails (exit 1) when the total has no training or no validation samples: training could not use it.
+    """
     files = sorted(p for p in source.rglob("stats-*.json") if p.is_file())
     if not files:
         raise UsageError(f"no per-shard stats-*.json under {source}")
@@ -1391,7 +1394,18 @@ def merge_stats(source: Path, output: Path) -> int:
         f"{merged['num_validation_samples']} validation samples",
         file=sys.stderr,
     )
-    return 0 if merged["num_training_samples"] > 0 else fail_no_samples(merged)
+    if merged["num_training_samples"] == 0:
+        return fail_no_samples(merged)
+    if merged["num_validation_samples"] == 0:
+        # The built-in algorithm needs a validation channel, and the mIOU gate needs its metric: fail here,
+        # with the reason, rather than in the training job with "No S3 objects found".
+        print(
+            "preprocess: ERROR: no validation samples (every usable task hashed to train): annotate more tasks "
+            "or raise the ValidationRatio parameter",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def _merge_into(merged: dict[str, Any], part: dict[str, Any]) -> None:

@@ -459,6 +459,16 @@ def test_merge_stats_fails_on_zero_total(tmp_path, capsys):
     assert pp.main(["--merge-stats", str(tmp_path / "none"), "--output", str(tmp_path / "o")]) == 2
 
 
+def test_merge_stats_fails_without_validation_samples(tmp_path, capsys):
+    """Training needs a validation channel; an all-train split must fail before the training job."""
+    (tmp_path / "s").mkdir()
+    train_only = pp.empty_stats(("A",))
+    train_only["num_training_samples"] = 16
+    (tmp_path / "s" / "stats-a.json").write_text(json.dumps(train_only))
+    assert pp.main(["--merge-stats", str(tmp_path / "s"), "--output", str(tmp_path / "o")]) == 1
+    assert "no validation samples" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------------------------------- S3 mode
 
 
