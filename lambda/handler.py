@@ -1,4 +1,4 @@
-"""Label Studio webhook -> SageMaker Pipeline trigger. Design, state, responses: README.md § The webhook Lambda."""
+"""Label Studio webhook -> SageMaker pipeline trigger. Design: README.md § The webhook Lambda."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class Settings(NamedTuple):
 
 
 class RequestError(Exception):
-    """A refused request: args = (4xx status, short message that is safe to return)."""
+    """A refused request: args = (4xx status, message safe to return)."""
 
 
 class Webhook(NamedTuple):
@@ -55,7 +55,7 @@ class Webhook(NamedTuple):
 
 
 def settings() -> Settings:
-    """Once per container; a bad value is a deployment bug and fails loudly."""
+    """Once per container; a bad value is a deployment bug: fail loudly."""
     if "settings" not in _cache:
         env = os.environ
         threshold = int(env["ANNOTATION_THRESHOLD"])
@@ -73,7 +73,7 @@ def settings() -> Settings:
 
 
 def client(service: str) -> Any:
-    """Created on first use, kept per container; locked: boto3 session set-up is not thread-safe."""
+    """Per container; locked: boto3 session set-up is not thread-safe."""
     if service not in _cache:
         with _lock:
             if service not in _cache:
@@ -83,7 +83,7 @@ def client(service: str) -> Any:
 
 
 def iso(now: float) -> str:
-    """UTC ISO-8601 with ms: readable in the console, and ordered as a string (lease checks)."""
+    """UTC ISO-8601 with ms, ordered as a string (lease checks)."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
@@ -93,11 +93,11 @@ def log(decision: str, **fields: Any) -> None:
 
 
 def reply(status: int, body: Item) -> Item:
-    """Understood by both API Gateway payload formats (1.0 and 2.0)."""
+    """For both API Gateway payload formats (1.0 and 2.0)."""
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
 
 
-def S(value: str) -> dict[str, str]:  # named after DynamoDB type letters
+def S(value: str) -> dict[str, str]:  # DynamoDB type letters
     return {"S": value}
 
 
@@ -119,14 +119,12 @@ def error_code(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def update(
-    config: Settings, pk: dict, expression: str, values: dict, condition: str | None = None
-) -> Item | None:
-    """UpdateItem returning the new item, or None when ``condition`` does not hold."""
+def update(pk: dict, expression: str, values: dict, condition: str = "") -> Item | None:
+    """UpdateItem -> the new item, or None if ``condition`` fails."""
     kwargs: Item = {"ConditionExpression": condition} if condition else {}
     try:
         response = client("dynamodb").update_item(
-            TableName=config.state_table,
+            TableName=settings().state_table,
             Key={"pk": pk},
             UpdateExpression=expression,
             ExpressionAttributeValues=values,
@@ -140,8 +138,13 @@ def update(
     return response["Attributes"]
 
 
+def get(pk: dict) -> Item | None:
+    table, key = settings().state_table, {"pk": pk}
+    return client("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+
+
 def header_values(event: Item, name: str) -> set[str]:
-    """Values of header ``name`` in any case, from 2.0 ``headers`` or 1.0 ``multiValueHeaders``."""
+    """Header ``name`` (any case) from 2.0 ``headers`` or 1.0 ``multiValueHeaders``."""
     pairs: list[tuple[Any, Any]] = []
     for key in ("headers", "multiValueHeaders"):
         found = event.get(key)
@@ -151,24 +154,24 @@ def header_values(event: Item, name: str) -> set[str]:
     return {v for k, v in pairs if isinstance(k, str) and k.lower() == name and isinstance(v, str)}
 
 
-def webhook_token(config: Settings, refresh: bool = False) -> bytes:
-    """SecretString of the webhook secret: read once per container, re-read on refresh."""
+def webhook_token(refresh: bool = False) -> bytes:
+    """The secret's SecretString: read once per container, re-read on refresh."""
     stale = time.monotonic() - _cache.get("token_at", 0.0) > SECRET_REFRESH_SECONDS
     if "token" not in _cache or (refresh and stale):
-        secret = client("secretsmanager").get_secret_value(SecretId=config.webhook_secret_arn)
+        secret = client("secretsmanager").get_secret_value(SecretId=settings().webhook_secret_arn)
         if not secret.get("SecretString"):
             raise ValueError("webhook secret has no SecretString")
         _cache["token"], _cache["token_at"] = secret["SecretString"].encode(), time.monotonic()
     return _cache["token"]
 
 
-def authenticate(event: Item, config: Settings) -> None:
-    """401 unless exactly one token value is sent and it matches (constant-time compare)."""
-    values = header_values(event, config.webhook_header_name)
+def authenticate(event: Item) -> None:
+    """401 unless exactly one token value is sent and it matches (constant time)."""
+    values = header_values(event, settings().webhook_header_name)
     if len(values) == 1:
         presented = next(iter(values)).encode("utf-8", "replace")
         for refresh in (False, True):
-            if hmac.compare_digest(presented, webhook_token(config, refresh)):
+            if hmac.compare_digest(presented, webhook_token(refresh)):
                 return
     raise RequestError(401, "unauthorized")
 
@@ -195,8 +198,8 @@ def integer(container: Item, key: str) -> int:
     return value
 
 
-def parse_webhook(body: Any, config: Settings) -> Webhook | None:
-    """None for ignored actions. The count: project.total_annotations_number (non-skipped)."""
+def parse_webhook(body: Any) -> Webhook | None:
+    """None for ignored actions. Count: total_annotations_number (non-skipped)."""
     if not isinstance(body, dict):
         raise RequestError(400, "body must be a JSON object")
     action = body.get("action")
@@ -208,15 +211,15 @@ def parse_webhook(body: Any, config: Settings) -> Webhook | None:
     if not isinstance(project, dict):
         raise RequestError(400, "project must be an object")
     project_id = str(integer(project, "id"))
-    if config.allowed_project_ids and project_id not in config.allowed_project_ids:
+    allowed = settings().allowed_project_ids
+    if allowed and project_id not in allowed:
         raise RequestError(403, "project not allowed")
     return Webhook(action, project_id, integer(project, "total_annotations_number"))
 
 
-def record_seen_count(config: Settings, hook: Webhook, now: float) -> Item:
-    """The fast path's only AWS call: store the delivered count, get the whole item back."""
+def record_seen_count(hook: Webhook, now: float) -> Item:
+    """The fast path's only AWS call: store the count, return the whole item."""
     return update(
-        config,
         S(PROJECT_PK + hook.project_id),
         "SET seen_count = :count, seen_at = :now, project_id = :project, "
         "created_at = if_not_exists(created_at, :now), "
@@ -227,12 +230,9 @@ def record_seen_count(config: Settings, hook: Webhook, now: float) -> Item:
     )
 
 
-def claim_crossing(config: Settings, item: Item, now: float) -> Item | None:
-    """Claim a start with a conditional write (None: another invocation won).
-
-    A new crossing takes run_seq + 1 and freezes pending_count; a retry or a takeover of a
-    dead claim reuses both, hence the same token, so SageMaker dedupes a start that happened.
-    """
+def claim_crossing(item: Item, now: float) -> Item | None:
+    """Conditional write; None: another invocation won. A new crossing takes run_seq + 1 and freezes
+    pending_count; a retry/takeover reuses both (same token: SageMaker dedupes the start)."""
     in_flight, seq = item["in_flight"] == TRUE, num(item, "run_seq")
     values = {":t": TRUE, ":now": S(iso(now))}  # DynamoDB rejects unused values: add as used
     if "pending_count" in item and in_flight:
@@ -247,7 +247,6 @@ def claim_crossing(config: Settings, item: Item, now: float) -> Item | None:
     base = num(item, "prev_count_at_last_start" if in_flight else "count_at_last_start")
     values |= {":seq": N(seq), ":count": N(count), ":base": N(base)}
     return update(
-        config,
         item["pk"],
         "SET in_flight = :t, run_seq = :seq, pending_count = :count, count_at_last_start = :count, "
         "prev_count_at_last_start = :base, claimed_at = :now",
@@ -256,10 +255,9 @@ def claim_crossing(config: Settings, item: Item, now: float) -> Item | None:
     )
 
 
-def release_claim(config: Settings, claim: Item, reason: str) -> None:
-    """After a failed start: restore the baseline; keep run_seq/pending_count for the retry."""
+def release_claim(claim: Item, reason: str) -> None:
+    """After a failed start: restore the baseline, keep run_seq/pending_count for the retry."""
     update(
-        config,
         claim["pk"],
         "SET in_flight = :f, count_at_last_start = prev_count_at_last_start, last_error = :reason",
         {":f": FALSE, ":t": TRUE, ":reason": S(reason)}
@@ -268,10 +266,10 @@ def release_claim(config: Settings, claim: Item, reason: str) -> None:
     )
 
 
-def record_start(config: Settings, claim: Item, execution_arn: str, now: float) -> None:
-    """Index ARN -> project (for the completion event), then mark the project item started."""
+def record_start(claim: Item, execution_arn: str, now: float) -> None:
+    """Index ARN -> project (for the completion event), then mark the item started."""
     client("dynamodb").put_item(
-        TableName=config.state_table,
+        TableName=settings().state_table,
         Item={
             "pk": S(EXECUTION_PK + execution_arn),
             "project_pk": claim["pk"],
@@ -283,7 +281,6 @@ def record_start(config: Settings, claim: Item, execution_arn: str, now: float) 
         },
     )
     update(
-        config,
         claim["pk"],
         "SET execution_arn = :arn, started_at = :now "
         "REMOVE pending_count, prev_count_at_last_start, last_error",
@@ -292,74 +289,79 @@ def record_start(config: Settings, claim: Item, execution_arn: str, now: float) 
     )
 
 
-def finish_run(config: Settings, pk: dict, run_seq: dict, status: str, now: float) -> Item | None:
-    """Clear in-flight for run ``run_seq``; None if already cleared (duplicate event)."""
+def finish_run(pk: dict, seq: dict, status: str, now: float, arn: str = "") -> Item | None:
+    """Clear in-flight of run ``seq`` (heal: if still execution ``arn``); None if that fails."""
+    values = {":f": FALSE, ":t": TRUE, ":status": S(status), ":now": S(iso(now)), ":seq": seq}
+    condition = "run_seq = :seq AND in_flight = :t"
+    if arn:
+        values[":arn"] = S(arn)
+        condition += " AND execution_arn = :arn AND attribute_not_exists(pending_count)"
     return update(
-        config,
         pk,
         "SET in_flight = :f, last_status = :status, completed_at = :now "
         "REMOVE pending_count, prev_count_at_last_start",
-        {":f": FALSE, ":t": TRUE, ":status": S(status), ":now": S(iso(now)), ":seq": run_seq},
-        "run_seq = :seq AND in_flight = :t",
+        values,
+        condition,
     )
 
 
-def idempotency_token(config: Settings, claim: Item) -> str:
-    """64 hex chars (SageMaker: 32-128); created_at separates a recreated table's runs."""
-    parts = [config.pipeline_name, claim["project_id"]["S"], claim["created_at"]["S"]]
+def idempotency_token(claim: Item) -> str:
+    """sha256 hex (SageMaker: 32-128 chars); created_at: a recreated table never reuses one."""
+    parts = [settings().pipeline_name, claim["project_id"]["S"], claim["created_at"]["S"]]
     parts += [claim["run_seq"]["N"], claim["pending_count"]["N"]]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def start_pipeline(config: Settings, claim: Item) -> str:
-    """Display name and parameters trace the run to the project and count."""
+def start_pipeline(claim: Item) -> str:
+    """Display name and parameters trace the run to project and count."""
     project, count, seq = claim["project_id"]["S"], claim["pending_count"]["N"], claim["run_seq"]["N"]
     description = {"label_studio_project_id": project, "annotation_count": int(count), "run_seq": int(seq)}
     return client("sagemaker").start_pipeline_execution(
-        PipelineName=config.pipeline_name,
+        PipelineName=settings().pipeline_name,
         PipelineExecutionDisplayName=f"ls-p{project}-n{count}-r{seq}",  # [a-zA-Z0-9-], <= 82
         PipelineExecutionDescription=json.dumps(description),
         PipelineParameters=[
             {"Name": "LabelStudioProjectId", "Value": project},
             {"Name": "AnnotationCount", "Value": count},
         ],
-        ClientRequestToken=idempotency_token(config, claim),
+        ClientRequestToken=idempotency_token(claim),
     )["PipelineExecutionArn"]
 
 
-def fire(config: Settings, item: Item, trigger: str, now: float) -> Result:
+def fire(item: Item, trigger: str, now: float) -> Result:
     """Claim, start, record; exactly one log line."""
     fields = {"project": text(item, "project_id"), "count": num(item, "seen_count"), "trigger": trigger}
-    claim = claim_crossing(config, item, now)
+    claim = claim_crossing(item, now)
     if claim is None:
         log("claim_lost", **fields)
         return 200, {"status": "recorded", "decision": "claim_lost"}
     fields |= {"run_seq": num(claim, "run_seq"), "annotation_count": num(claim, "pending_count")}
     try:
-        arn = start_pipeline(config, claim)
+        arn = start_pipeline(claim)
     except (ClientError, BotoCoreError) as exc:
-        release_claim(config, claim, error_code(exc))
-        log("start_failed", error=error_code(exc), **fields)
-        return 502, {"error": "pipeline start failed", "code": error_code(exc)}
-    record_start(config, claim, arn, now)
+        code = error_code(exc)
+        release_claim(claim, code)
+        log("start_failed", error=code, **fields)
+        return 502, {"error": "pipeline start failed", "code": code}
+    record_start(claim, arn, now)
     log("started", execution_arn=arn, **fields)
     return 200, {"status": "started", "execution_arn": arn, "annotation_count": fields["annotation_count"]}
 
 
-def evaluate(config: Settings, item: Item, now: float, trigger: str) -> Result:
+def evaluate(item: Item, now: float, trigger: str) -> Result:
     """Decide on the item as this event left it: fire, defer or record only."""
-    threshold = config.annotation_threshold
+    threshold = settings().annotation_threshold
     seen, base = num(item, "seen_count"), num(item, "count_at_last_start")
     due, in_flight = seen - base >= threshold, item.get("in_flight") == TRUE
     claimed_at = text(item, "claimed_at") or ""
     if in_flight and "pending_count" in item and claimed_at < iso(now - CLAIM_LEASE_SECONDS):
-        return fire(config, item, "stale_claim", now)
+        return fire(item, "stale_claim", now)
     if in_flight and due and (text(item, "started_at") or "~") < iso(now - STALE_RUN_SECONDS):
-        healed = heal_stale_run(config, item, now)
+        healed = heal_stale_run(item, now)
         if healed is not None:
-            return evaluate(config, healed, now, "stale_run")
+            return evaluate(healed, now, "stale_run")
     if due and not in_flight:
-        return fire(config, item, trigger, now)
+        return fire(item, trigger, now)
     decision = "deferred" if due else "below_threshold"
     fields = {"project": text(item, "project_id"), "count": seen, "count_at_last_start": base}
     fields |= {"threshold": threshold, "execution_arn": text(item, "execution_arn"), "trigger": trigger}
@@ -367,10 +369,10 @@ def evaluate(config: Settings, item: Item, now: float, trigger: str) -> Result:
     return 200, {"status": "recorded", "decision": decision}
 
 
-def heal_stale_run(config: Settings, item: Item, now: float) -> Item | None:
+def heal_stale_run(item: Item, now: float) -> Item | None:
     """Its completion event may be lost: ask SageMaker."""
     arn = text(item, "execution_arn")
-    if not arn:
+    if not arn or "pending_count" in item:  # claimed, not started: ARN is the previous run's
         return None
     try:
         execution = client("sagemaker").describe_pipeline_execution(PipelineExecutionArn=arn)
@@ -381,63 +383,66 @@ def heal_stale_run(config: Settings, item: Item, now: float) -> Item | None:
     if status not in TERMINAL_STATUSES:
         return None
     log("stale_run_finished", project=text(item, "project_id"), execution_arn=arn, status=status)
-    return finish_run(config, item["pk"], item["run_seq"], status, now)
+    return finish_run(item["pk"], item["run_seq"], status, now, arn)
 
 
-def handle_webhook(event: Item, config: Settings) -> Item:
-    """Gateway event (authenticated by token) or direct invocation (authenticated by IAM)."""
+def handle_webhook(event: Item) -> Item:
+    """Gateway event (token auth) or direct invocation (IAM auth)."""
     if "requestContext" in event or "httpMethod" in event or "routeKey" in event:
         context = event.get("requestContext")
         http = context.get("http") if isinstance(context, dict) else None
         method = event.get("httpMethod") or (http.get("method") if isinstance(http, dict) else None)
         if isinstance(method, str) and method.upper() != "POST":
             raise RequestError(405, "method not allowed")
-        authenticate(event, config)
+        authenticate(event)
         body = request_body(event)
     else:
         body = event
-    hook = parse_webhook(body, config)
+    hook = parse_webhook(body)
     if hook is None:
         log("ignored", action=body.get("action"))
         return reply(200, {"status": "ignored"})
     now = time.time()
-    return reply(*evaluate(config, record_seen_count(config, hook, now), now, hook.action))
+    return reply(*evaluate(record_seen_count(hook, now), now, hook.action))
 
 
-def handle_pipeline_event(event: Item, config: Settings) -> Item:
-    """An execution ended: clear in-flight, then start the follow-up run if it is due."""
+def handle_pipeline_event(event: Item) -> Item:
+    """An execution ended: clear in-flight, start the follow-up run if due."""
     detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
     arn, status = detail.get("pipelineExecutionArn"), detail.get("currentPipelineExecutionStatus")
     if not isinstance(arn, str) or status not in TERMINAL_STATUSES:
         log("ignored", status=status, execution_arn=arn)
         return {"status": "ignored"}
-    key = {"pk": S(EXECUTION_PK + arn)}
-    index = (
-        client("dynamodb").get_item(TableName=config.state_table, Key=key, ConsistentRead=True).get("Item")
-    )
+    index = get(S(EXECUTION_PK + arn))
     fields = {"project": text(index or {}, "project_id"), "execution_arn": arn, "status": status}
     now = time.time()
-    item = finish_run(config, index["project_pk"], index["run_seq"], status, now) if index else None
-    if item is None:
+    item = finish_run(index["project_pk"], index["run_seq"], status, now) if index else None
+    if index and not item:  # finished: a retry after a failed follow-up start?
+        item = get(index["project_pk"]) or {}
+        failed = "pending_count" in item and item["in_flight"] == FALSE
+        item = item if failed and num(item, "run_seq") == num(index, "run_seq") + 1 else None
+    if not item:
         log("completion_ignored", known=index is not None, **fields)
         return {"status": "ignored"}
     log("run_finished", **fields)
-    code, result = evaluate(config, item, now, "follow_up")
+    code, result = evaluate(item, now, "follow_up")
+    if code >= 500:  # claim released; fail: Lambda retries the event, then its DLQ
+        raise RuntimeError(f"follow-up pipeline start failed: {result['code']}")
     return {"statusCode": code, **result}
 
 
 def lambda_handler(event: Any, context: Any = None) -> Item:
     """Entry point ``handler.lambda_handler``: bad input is a 4xx, never a 5xx."""
-    config = settings()
+    settings()  # fails loudly if misconfigured
     if isinstance(event, dict) and event.get("source") == "aws.sagemaker" and "detail-type" in event:
         if event["detail-type"] != PIPELINE_EVENT_TYPE:
             log("ignored", event=event["detail-type"])
             return {"status": "ignored"}
-        return handle_pipeline_event(event, config)  # errors raise, so Lambda retries the event
+        return handle_pipeline_event(event)  # errors raise: Lambda retries the event
     try:
         if not isinstance(event, dict):
             raise RequestError(400, "event must be a JSON object")
-        return handle_webhook(event, config)
+        return handle_webhook(event)
     except RequestError as exc:
         status, message = exc.args
         log("rejected", status=status, reason=message)

@@ -208,7 +208,6 @@ def test_dead_claimer_is_taken_over_with_the_same_token(
     )
     assert claim  # the dead container did claim; the token is derived from the same claim fields
     assert token == fresh.idempotency_token(
-        fresh.settings(),
         {
             "project_id": {"S": "1"},
             "created_at": lambda_stack.item("project#1")["created_at"],
@@ -285,3 +284,90 @@ def test_every_expression_value_is_used(lambda_stack: LambdaStack, monkeypatch: 
             re.findall(r":\w+", f"{params['UpdateExpression']} {params.get('ConditionExpression', '')}")
         )
         assert set(params["ExpressionAttributeValues"]) == used, params
+
+
+def test_due_webhook_between_claim_and_start_does_not_heal_the_new_claim(lambda_stack: LambdaStack) -> None:
+    """Between claim and record_start the item still names the previous, ended, > 6 h old execution:
+    a due webhook in that window must defer, not "heal" the claim away and start a second run."""
+    module = lambda_stack.load()
+    first = deliver(lambda_stack, module, 16)
+    module.lambda_handler(lambda_stack.completion_event(first["execution_arn"]))  # run 1 ended
+    lambda_stack.aws("dynamodb").update_item(  # ... long ago
+        TableName=lambda_stack.table,
+        Key={"pk": {"S": "project#1"}},
+        UpdateExpression="SET started_at = :old",
+        ExpressionAttributeValues={":old": {"S": "2020-01-01T00:00:00.000Z"}},
+    )
+    claimer, other = lambda_stack.load(), lambda_stack.load()
+    start = claimer.start_pipeline
+    in_window: list[dict[str, Any]] = []
+
+    def start_after_a_due_webhook(*args: Any) -> str:
+        window = state(lambda_stack)
+        assert window["pending_count"] == 32 and window["execution_arn"] == first["execution_arn"]
+        in_window.append(deliver(lambda_stack, other, 48))  # due: 48 - 32 >= 16
+        return start(*args)
+
+    claimer.start_pipeline = start_after_a_due_webhook
+    second = deliver(lambda_stack, claimer, 32)
+    assert in_window == [{"http": 200, "status": "recorded", "decision": "deferred"}]
+    assert second["status"] == "started" and second["annotation_count"] == 32
+    assert [e["Parameters"]["AnnotationCount"] for e in lambda_stack.executions()] == ["16", "32"]
+    item = state(lambda_stack)  # the claimed run is tracked: its completion event will be honoured
+    assert (item["execution_arn"], item["run_seq"], item["in_flight"]) == (second["execution_arn"], 2, True)
+    assert "pending_count" not in item
+    follow_up = other.lambda_handler(lambda_stack.completion_event(second["execution_arn"]))
+    assert follow_up["status"] == "started" and follow_up["annotation_count"] == 48
+
+
+def test_heal_never_clears_a_run_other_than_the_one_it_described(lambda_stack: LambdaStack) -> None:
+    """The heal's finish is conditioned on the ARN it described: a snapshot naming an ended older
+    execution cannot clear the run that has since been recorded under the same run_seq."""
+    module = lambda_stack.load()
+    first = deliver(lambda_stack, module, 16)
+    module.lambda_handler(lambda_stack.completion_event(first["execution_arn"]))
+    second = deliver(lambda_stack, module, 32)
+    snapshot = lambda_stack.item("project#1")
+    snapshot |= {
+        "execution_arn": {"S": first["execution_arn"]},
+        "started_at": {"S": "2020-01-01T00:00:00.000Z"},
+    }
+    assert module.heal_stale_run(snapshot, module.time.time()) is None
+    snapshot["pending_count"] = {"N": "32"}  # a claim not yet started: never healed
+    assert module.heal_stale_run(snapshot, module.time.time()) is None
+    item = state(lambda_stack)
+    assert (item["execution_arn"], item["run_seq"], item["in_flight"]) == (second["execution_arn"], 2, True)
+
+
+def test_failed_follow_up_start_raises_so_eventbridge_retries(lambda_stack: LambdaStack) -> None:
+    """The async invocation must fail (Lambda retries it, then the DLQ gets it), the claim is
+    released, and a retry of the same event retries the same crossing with the same token."""
+    module = lambda_stack.load()
+    first = deliver(lambda_stack, module, 16)
+    assert deliver(lambda_stack, module, 40)["decision"] == "deferred"
+    lambda_stack.aws("sagemaker").delete_pipeline(
+        PipelineName=lambda_stack.pipeline, ClientRequestToken="z" * 32
+    )
+    calls = record_aws_calls(module)
+    event = lambda_stack.completion_event(first["execution_arn"])
+    for _ in range(2):  # the first delivery and a retry while SageMaker still refuses
+        with pytest.raises(RuntimeError, match="follow-up pipeline start failed") as failure:
+            module.lambda_handler(event)
+        assert lambda_stack.token not in str(failure.value)
+        item = state(lambda_stack)
+        assert (item["in_flight"], item["count_at_last_start"], item["pending_count"], item["run_seq"]) == (
+            False,
+            16,
+            40,
+            2,
+        )
+        assert item["last_error"] and item["last_status"] == "Succeeded"
+    lambda_stack.create_pipeline()
+    retried = module.lambda_handler(event)
+    assert retried["status"] == "started" and retried["annotation_count"] == 40
+    tokens = [p["ClientRequestToken"] for n, p in calls if n == "params:SageMaker.StartPipelineExecution"]
+    assert len(tokens) == 3 and len(set(tokens)) == 1
+    assert [e["Parameters"]["AnnotationCount"] for e in lambda_stack.executions()] == ["40"]
+    item = state(lambda_stack)
+    assert (item["in_flight"], item["run_seq"], item["execution_arn"]) == (True, 2, retried["execution_arn"])
+    assert module.lambda_handler(event) == {"status": "ignored"}  # a later duplicate does nothing
