@@ -158,8 +158,10 @@ def bootstrap(ls: Any, moto: Any, outputs_file: Path, log: Path) -> str:
 
 def write_outputs_json(outputs: dict[str, Any], path: Path) -> Path:
     """Outputs in ``terraform output -json`` form (what bootstrap.py --outputs-json reads)."""
-    path.write_text(json.dumps({k: {"value": v} for k, v in outputs.items()}, indent=2, sort_keys=True))
-    path.chmod(0o600)  # it holds the webhook token
+    text = json.dumps({k: {"value": v} for k, v in outputs.items()}, indent=2, sort_keys=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the webhook token
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
     return path
 
 
@@ -270,15 +272,9 @@ def run_processing_step_locally(
     parameters = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
     executed = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution_arn)
     parameters.update({p["Name"]: p["Value"] for p in executed["PipelineParameters"]})
-    step = next(
-        s
-        for s in definition["Steps"]
-        if s["Type"] == "Processing"
-        and any(
-            "preprocess.py" in str(x)
-            for x in s["Arguments"]["AppSpecification"].get("ContainerEntrypoint", [])
-        )
-    )
+    from sagemaker_pipeline.layout import PREPROCESS_STEP
+
+    step = next(s for s in definition["Steps"] if s["Name"] == PREPROCESS_STEP)
     args = step["Arguments"]
 
     def local(path: str) -> str:
@@ -341,6 +337,7 @@ def write_preview(output_root: Path, labels: list[str], dest: Path, samples: int
 # ------------------------------------------------------------------------------------------- main
 
 PROJECT_TITLE = "Bird Segmentation"
+DEMO_MARKER = ".made-by-demo"
 
 
 def run_demo(options: DemoOptions) -> DemoResult:
@@ -471,9 +468,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=20, help="synthetic images to draw (default 20)")
     args = parser.parse_args(argv)
     workdir = (args.workdir or REPO_ROOT / "demo-output").resolve()
+    marker = workdir / DEMO_MARKER
+    if workdir.exists() and any(workdir.iterdir()) and not marker.exists():
+        print(
+            f"demo: {workdir} is not empty and was not made by the demo; choose another --workdir",
+            file=sys.stderr,
+        )
+        return 2
     if workdir.exists():
-        shutil.rmtree(workdir)
+        shutil.rmtree(workdir)  # a previous demo run's folder
     workdir.mkdir(parents=True)
+    marker.write_text("made by demo.py; removed by the next run\n")
     try:
         run_demo(DemoOptions(workdir=workdir, images=args.images, keep=args.keep))
     except DemoError as exc:

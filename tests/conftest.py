@@ -12,6 +12,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from tools.local_gateway import http_api_event  # noqa: E402
 from tools.moto_server import MotoServer  # noqa: E402
 
 
@@ -187,18 +188,11 @@ class LambdaStack:
     def http_event(
         self, body: Any, headers: dict[str, str] | None = None, b64: bool = False, method: str = "POST"
     ) -> dict[str, Any]:
-        """API Gateway HTTP API payload 2.0 (header names lower-cased, as the gateway does)."""
-        raw = encoded_body(body, b64)
+        """API Gateway HTTP API payload 2.0, built as the demo's local gateway builds it."""
         headers = {self.header_name: self.token} if headers is None else headers
-        return {
-            "version": "2.0",
-            "routeKey": "POST /webhook",
-            "rawPath": "/webhook",
-            "headers": {k.lower(): v for k, v in headers.items()},
-            "requestContext": {"http": {"method": method, "path": "/webhook"}},
-            "body": raw,
-            "isBase64Encoded": b64,
-        }
+        event = http_api_event(method, "/webhook", "", headers, b"")
+        event.update(body=encoded_body(body, b64), isBase64Encoded=b64)
+        return event
 
     def rest_event(
         self, body: Any, headers: dict[str, str] | None = None, b64: bool = False

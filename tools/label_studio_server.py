@@ -43,7 +43,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from tools.moto_server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_USERNAME = "admin@example.com"
@@ -129,13 +130,6 @@ def template_database(timeout: float = 300.0) -> Path | None:
             raise RuntimeError(f"Label Studio migrate failed (code {result.returncode}):\n{tail}")
         os.replace(Path(work) / DB_NAME, target)  # atomic: concurrent builders both succeed
     return target
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port the OS says is free now (Label Studio may still move off it; see ``bound_port``)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def make_token() -> str:
