@@ -2,7 +2,7 @@
 """Write build/: the SageMaker pipeline definition and the webhook Lambda zip Terraform deploys.
 
     python build.py --region eu-west-1          # render (or confirm) build/ for one region
-    python build.py --check                     # CI: exit 1 if build/ is stale, write nothing
+    python build.py --region eu-west-1 --check  # CI: exit 1 if build/ is stale, write nothing
 
 Terraform hashes these files, so both must be byte-identical run to run and machine to machine (otherwise
 every `terraform plan` after a rebuild shows a change): the definition is canonical JSON, the zip has one
