@@ -12,6 +12,12 @@ resource "aws_dynamodb_table" "state" {
     type = "S"
   }
 
+  # The Lambda writes expires_at (epoch seconds) on its index items; DynamoDB deletes them after that.
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
   point_in_time_recovery {
     enabled = true
   }

@@ -10,6 +10,8 @@ resource "aws_cloudwatch_event_rule" "pipeline_status" {
     "detail-type" = ["SageMaker Model Building Pipeline Execution Status Change"]
     detail = {
       pipelineArn = [aws_sagemaker_pipeline.this.arn]
+      # The Lambda acts only on terminal statuses (releases the run lock); Executing etc. would be no-ops.
+      currentPipelineExecutionStatus = ["Succeeded", "Failed", "Stopped"]
     }
   })
 }

@@ -169,14 +169,8 @@ resource "aws_iam_role_policy" "lambda" {
       {
         Sid    = "ProjectState"
         Effect = "Allow"
-        Action = [
-          "dynamodb:GetItem",
-          "dynamodb:PutItem",
-          "dynamodb:UpdateItem",
-          "dynamodb:DeleteItem",
-          "dynamodb:ConditionCheckItem",
-          "dynamodb:Query",
-        ]
+        # Exactly the calls lambda/handler.py makes (terraform/tests/iam.tftest.hcl pins the set).
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
         Resource = [aws_dynamodb_table.state.arn]
       },
       {
@@ -188,17 +182,14 @@ resource "aws_iam_role_policy" "lambda" {
       {
         Sid      = "StartPipeline"
         Effect   = "Allow"
-        Action   = ["sagemaker:StartPipelineExecution", "sagemaker:DescribePipeline", "sagemaker:ListPipelineExecutions"]
+        Action   = ["sagemaker:StartPipelineExecution"]
         Resource = [aws_sagemaker_pipeline.this.arn]
       },
       {
-        Sid    = "FollowExecutions"
-        Effect = "Allow"
-        Action = [
-          "sagemaker:DescribePipelineExecution",
-          "sagemaker:ListPipelineExecutionSteps",
-          "sagemaker:StopPipelineExecution",
-        ]
+        # Stale-run check of the execution recorded in the run lock.
+        Sid      = "FollowExecutions"
+        Effect   = "Allow"
+        Action   = ["sagemaker:DescribePipelineExecution"]
         Resource = ["${aws_sagemaker_pipeline.this.arn}/execution/*"]
       },
       {
@@ -214,5 +205,49 @@ resource "aws_iam_role_policy" "lambda" {
         Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
         Resource = ["*"]
     }] : [], local.kms_statements)
+  })
+}
+
+# --------------------------------------------------------------------------- Label Studio storages (output only)
+
+# A policy document for whatever principal Label Studio's S3 storages use (output
+# label_studio_storage_policy_json). No IAM user or access key is created here: the secret
+# access key would land in the Terraform state.
+locals {
+  # bootstrap.py gives Label Studio the prefixes without their trailing "/" (Label Studio joins
+  # prefix and key with "/" itself), so ListObjectsV2 is called with Prefix="images" as well.
+  label_studio_list_prefixes = flatten([
+    for p in [var.images_prefix, var.annotations_prefix] : [trimsuffix(p, "/"), "${p}*"]
+  ])
+  label_studio_storage_policy_json = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat([
+      {
+        Sid       = "ListStoragePrefixes"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = [local.bucket_arn]
+        Condition = { StringLike = { "s3:prefix" = local.label_studio_list_prefixes } }
+      },
+      {
+        # Source storage: sync and presigned GET URLs for the browser.
+        Sid      = "ReadImages"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = ["${local.bucket_arn}/${var.images_prefix}*"]
+      },
+      {
+        # Target storage: one object per annotation, removed when the annotation is deleted.
+        Sid      = "WriteAnnotations"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Resource = ["${local.bucket_arn}/${var.annotations_prefix}*"]
+      },
+      ], var.kms_key_arn == null ? [] : [{
+        Sid      = "UseCustomerManagedKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = [var.kms_key_arn]
+    }])
   })
 }

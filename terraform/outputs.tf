@@ -123,3 +123,8 @@ output "annotation_threshold" {
   description = "New annotations per project that start a run."
   value       = var.annotation_threshold
 }
+
+output "label_studio_storage_policy_json" {
+  description = "Least-privilege IAM policy (JSON) for the principal Label Studio's S3 storages use: list and read images_prefix, read/write/delete annotations_prefix (plus the KMS key when kms_key_arn is set). Attach it to a dedicated IAM user or role and give bootstrap.py/Label Studio those credentials, never the deploy credentials. The module creates no user or access key (the secret would land in the state)."
+  value       = local.label_studio_storage_policy_json
+}

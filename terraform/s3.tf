@@ -128,6 +128,27 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     expiration {
       days = var.scratch_expiration_days
     }
+
+    # The bucket is versioned: cleanup.py's DeleteObjects and the expiry above only add delete
+    # markers. Scratch copies that became noncurrent are removed a day later, not after
+    # noncurrent_version_expiration_days (the whole-bucket rule below, for the other prefixes).
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+  }
+
+  rule {
+    # ExpiredObjectDeleteMarker may not share an expiration block with days/date (S3 API).
+    id     = "remove-run-scratch-delete-markers"
+    status = "Enabled"
+
+    filter {
+      prefix = var.runs_prefix
+    }
+
+    expiration {
+      expired_object_delete_marker = true
+    }
   }
 
   rule {

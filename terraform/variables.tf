@@ -117,8 +117,8 @@ variable "images_prefix" {
   default     = "images/"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$", var.images_prefix))
-    error_message = "images_prefix must be relative (no leading \"/\"), end with \"/\" and contain only safe S3 key characters."
+    condition     = can(regex("^([A-Za-z0-9][A-Za-z0-9._=-]*/)+$", var.images_prefix))
+    error_message = "images_prefix must be one or more segments each followed by \"/\" (e.g. \"images/\"); every segment starts with a letter or digit and holds only letters, digits, \".\", \"_\", \"=\" and \"-\" (the rule preprocessing/cleanup.py enforces; no \"/\" at the start, no empty, \".\" or \"..\" segment)."
   }
 }
 
@@ -128,8 +128,8 @@ variable "annotations_prefix" {
   default     = "annotations/"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$", var.annotations_prefix))
-    error_message = "annotations_prefix must be relative (no leading \"/\"), end with \"/\" and contain only safe S3 key characters."
+    condition     = can(regex("^([A-Za-z0-9][A-Za-z0-9._=-]*/)+$", var.annotations_prefix))
+    error_message = "annotations_prefix must be one or more segments each followed by \"/\" (e.g. \"annotations/\"); every segment starts with a letter or digit and holds only letters, digits, \".\", \"_\", \"=\" and \"-\" (the rule preprocessing/cleanup.py enforces; no \"/\" at the start, no empty, \".\" or \"..\" segment)."
   }
 }
 
@@ -139,8 +139,8 @@ variable "scripts_prefix" {
   default     = "scripts/"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$", var.scripts_prefix))
-    error_message = "scripts_prefix must be relative (no leading \"/\"), end with \"/\" and contain only safe S3 key characters."
+    condition     = can(regex("^([A-Za-z0-9][A-Za-z0-9._=-]*/)+$", var.scripts_prefix))
+    error_message = "scripts_prefix must be one or more segments each followed by \"/\" (e.g. \"scripts/\"); every segment starts with a letter or digit and holds only letters, digits, \".\", \"_\", \"=\" and \"-\" (the rule preprocessing/cleanup.py enforces; no \"/\" at the start, no empty, \".\" or \"..\" segment)."
   }
 }
 
@@ -150,8 +150,8 @@ variable "runs_prefix" {
   default     = "runs/"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$", var.runs_prefix))
-    error_message = "runs_prefix must be relative (no leading \"/\"), end with \"/\" and contain only safe S3 key characters."
+    condition     = can(regex("^([A-Za-z0-9][A-Za-z0-9._=-]*/)+$", var.runs_prefix))
+    error_message = "runs_prefix must be one or more segments each followed by \"/\" (e.g. \"runs/\"); every segment starts with a letter or digit and holds only letters, digits, \".\", \"_\", \"=\" and \"-\" (the rule preprocessing/cleanup.py enforces; no \"/\" at the start, no empty, \".\" or \"..\" segment)."
   }
 }
 
@@ -161,8 +161,8 @@ variable "models_prefix" {
   default     = "models/"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$", var.models_prefix))
-    error_message = "models_prefix must be relative (no leading \"/\"), end with \"/\" and contain only safe S3 key characters."
+    condition     = can(regex("^([A-Za-z0-9][A-Za-z0-9._=-]*/)+$", var.models_prefix))
+    error_message = "models_prefix must be one or more segments each followed by \"/\" (e.g. \"models/\"); every segment starts with a letter or digit and holds only letters, digits, \".\", \"_\", \"=\" and \"-\" (the rule preprocessing/cleanup.py enforces; no \"/\" at the start, no empty, \".\" or \"..\" segment)."
   }
 }
 

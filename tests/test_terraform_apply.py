@@ -195,7 +195,17 @@ def test_bucket_configuration(deployed, tf_moto):
     assert cors["AllowedOrigins"] == ["http://localhost:8080"]
     assert sorted(cors["AllowedMethods"]) == ["GET", "HEAD"]
     lifecycle = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
-    assert lifecycle["expire-run-scratch"]["Expiration"]["Days"] == 7
+    # Versioned bucket: scratch under runs/ is really removed (noncurrent copies after 1 day, then the
+    # expired delete markers); other prefixes keep noncurrent versions for noncurrent_version_expiration_days.
+    scratch = lifecycle["expire-run-scratch"]
+    assert scratch["Filter"]["Prefix"] == "runs/" and scratch["Expiration"]["Days"] == 7
+    assert scratch["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
+    markers = lifecycle["remove-run-scratch-delete-markers"]
+    assert markers["Filter"]["Prefix"] == "runs/" and markers["Expiration"] == {
+        "ExpiredObjectDeleteMarker": True
+    }
+    whole = lifecycle["expire-noncurrent-versions"]
+    assert whole["Filter"]["Prefix"] == "" and whole["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="scripts/").get("Contents", [])}
     expected = {
         f"scripts/{p.name}" for p in (REPO_ROOT / "preprocessing").glob("*.py") if not p.name.startswith("_")
@@ -209,12 +219,43 @@ def test_state_table_and_events(deployed, tf_moto):
     out = deployed["outputs"]
     table = tf_moto.client("dynamodb").describe_table(TableName=out["state_table_name"])["Table"]
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    ttl = tf_moto.client("dynamodb").describe_time_to_live(TableName=out["state_table_name"])
+    assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
     events = tf_moto.client("events")
     rules = events.list_rule_names_by_target(TargetArn=out["lambda_function_arn"])["RuleNames"]
     assert len(rules) == 1
     pattern = json.loads(events.describe_rule(Name=rules[0])["EventPattern"])
     assert pattern["detail"]["pipelineArn"] == [out["pipeline_arn"]]
     assert pattern["source"] == ["aws.sagemaker"]
+    assert pattern["detail"]["currentPipelineExecutionStatus"] == ["Succeeded", "Failed", "Stopped"]
+
+
+def test_label_studio_storage_policy(deployed, tf_moto):
+    """The output is a valid policy document scoped to the two Label Studio prefixes (no user/keys made)."""
+    out = deployed["outputs"]
+    document = json.loads(out["label_studio_storage_policy_json"])
+    arn = out["bucket_arn"]
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    assert set(by_sid) == {"ListStoragePrefixes", "ReadImages", "WriteAnnotations"}
+    assert by_sid["ListStoragePrefixes"]["Resource"] == [arn]
+    assert by_sid["ListStoragePrefixes"]["Condition"]["StringLike"]["s3:prefix"] == [
+        "images",
+        "images/*",
+        "annotations",
+        "annotations/*",
+    ]
+    assert by_sid["ReadImages"]["Action"] == ["s3:GetObject"]
+    assert by_sid["ReadImages"]["Resource"] == [f"{arn}/images/*"]
+    assert sorted(by_sid["WriteAnnotations"]["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert by_sid["WriteAnnotations"]["Resource"] == [f"{arn}/annotations/*"]
+    iam = tf_moto.client("iam")
+    users = iam.list_users()["Users"]
+    assert not [u for u in users if u["UserName"].startswith("ls-retrain-demo")]
+    # moto parses and validates the document like IAM does (syntax, element names).
+    created = iam.create_policy(
+        PolicyName="lsr-label-studio-check", PolicyDocument=out["label_studio_storage_policy_json"]
+    )
+    iam.delete_policy(PolicyArn=created["Policy"]["Arn"])
 
 
 def test_second_plan_is_empty(deployed, timings):

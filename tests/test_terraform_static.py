@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -76,6 +77,60 @@ def test_module_uses_only_the_aws_provider():
         assert not re.search(r'^(resource|data)\s+"(random|archive|null|local)_', text, re.MULTILINE), (
             path.name
         )
+
+
+def _lambda_policy_actions() -> set[str]:
+    """Every "service:Action" literal of resource "aws_iam_role_policy" "lambda" in iam.tf."""
+    text = (MODULE / "iam.tf").read_text()
+    start = text.index('resource "aws_iam_role_policy" "lambda"')
+    end = text.index("\n}\n", start)
+    return set(re.findall(r'"([a-z0-9-]+:[A-Za-z]+)"', text[start:end]))
+
+
+def test_lambda_policy_matches_the_handlers_aws_calls():
+    """dynamodb/secretsmanager/sagemaker actions == the client("svc").operation( calls in lambda/handler.py."""
+    handler = (REPO_ROOT / "lambda" / "handler.py").read_text()
+    calls = set(re.findall(r'client\("([a-z]+)"\)\.([a-z_]+)\(', handler))
+    assert calls, "no client(...).operation( calls found in lambda/handler.py"
+    used = {f"{service}:{''.join(w.title() for w in op.split('_'))}" for service, op in calls}
+    granted = {
+        a for a in _lambda_policy_actions() if a.split(":")[0] in {"dynamodb", "secretsmanager", "sagemaker"}
+    }
+    assert granted == used
+
+
+def test_prefix_validation_is_at_least_as_strict_as_the_scripts():
+    """Every prefix Terraform accepts passes cleanup.py's scratch-root check and preprocess's URI check."""
+    spec = importlib.util.spec_from_file_location("lsr_cleanup", REPO_ROOT / "preprocessing" / "cleanup.py")
+    cleanup = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cleanup)
+    bodies = tfdocs.block_bodies(MODULE / "variables.tf", "variable")
+    names = [n for n in bodies if n.endswith("_prefix")]
+    assert sorted(names) == [
+        "annotations_prefix",
+        "images_prefix",
+        "models_prefix",
+        "runs_prefix",
+        "scripts_prefix",
+    ]
+    patterns = set()
+    for name in names:
+        match = re.search(r'can\(regex\("([^"]+)", var\.' + name + r"\)\)", bodies[name])
+        assert match, name
+        patterns.add(match.group(1).replace("\\\\", "\\"))
+    assert len(patterns) == 1
+    pattern = re.compile(patterns.pop())
+    candidates = [
+        "runs/", "a/b/", "team-a/runs.v2/", "date=2026/x_y/", "_runs/", "runs!/", "./", "../", "a/../",
+        "a/./", "a//", "/runs/", "runs", "", "a b/", "ru*ns/", "(x)/", "x'/", ".hidden/", "-x/", "Ä/",
+    ]  # fmt: skip
+    accepted = [c for c in candidates if pattern.fullmatch(c)]
+    assert {"runs/", "a/b/", "team-a/runs.v2/", "date=2026/x_y/"} <= set(accepted)
+    for prefix in accepted:
+        assert cleanup.check_scratch_root(prefix) == prefix
+        assert not {".", ".."} & set(prefix[:-1].split("/")) and "//" not in prefix
+    for refused in ("_runs/", "runs!/", "./", "../", "a/../", "a/./", "a//", "/runs/", "runs", "", "Ä/"):
+        assert refused not in accepted, refused
 
 
 def test_tfdocs_tables_render():

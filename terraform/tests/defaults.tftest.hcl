@@ -92,6 +92,37 @@ run "defaults" {
     error_message = "EventBridge rule must match this pipeline's ARN."
   }
   assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.pipeline_status.event_pattern).detail.currentPipelineExecutionStatus == ["Succeeded", "Failed", "Stopped"]
+    error_message = "EventBridge rule must match only the terminal statuses the Lambda acts on."
+  }
+  assert {
+    condition     = aws_dynamodb_table.state.ttl[0].attribute_name == "expires_at" && aws_dynamodb_table.state.ttl[0].enabled
+    error_message = "The state table must expire items by their expires_at attribute (written by the Lambda)."
+  }
+
+  # Versioned bucket: scratch data under runs/ must really go (noncurrent copies and delete markers).
+  assert {
+    condition = [
+      for r in aws_s3_bucket_lifecycle_configuration.this[0].rule : [r.expiration[0].days, r.noncurrent_version_expiration[0].noncurrent_days]
+      if r.id == "expire-run-scratch" && r.filter[0].prefix == "runs/"
+    ] == [[7, 1]]
+    error_message = "runs/: current objects expire after scratch_expiration_days, noncurrent copies after 1 day."
+  }
+  assert {
+    condition = [
+      for r in aws_s3_bucket_lifecycle_configuration.this[0].rule : [r.filter[0].prefix, r.expiration[0].expired_object_delete_marker]
+      if r.id == "remove-run-scratch-delete-markers"
+    ] == [["runs/", true]]
+    error_message = "runs/: a separate rule must remove expired object delete markers (not allowed together with days)."
+  }
+  assert {
+    condition = [
+      for r in aws_s3_bucket_lifecycle_configuration.this[0].rule : r.noncurrent_version_expiration[0].noncurrent_days
+      if r.id == "expire-noncurrent-versions" && r.filter[0].prefix == ""
+    ] == [30]
+    error_message = "The whole-bucket noncurrent version rule must stay (noncurrent_version_expiration_days)."
+  }
+  assert {
     condition     = aws_apigatewayv2_route.webhook.route_key == "POST /webhook" && aws_apigatewayv2_integration.lambda.payload_format_version == "2.0"
     error_message = "One POST /webhook route with payload format 2.0."
   }

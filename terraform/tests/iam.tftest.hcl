@@ -81,6 +81,120 @@ run "iam_policies" {
   }
 }
 
+run "lambda_actions_are_exactly_what_the_handler_calls" {
+  command = apply
+
+  variables {
+    lambda_tracing_mode = "Active"
+  }
+
+  # lambda/handler.py: dynamodb GetItem/PutItem/UpdateItem, secretsmanager GetSecretValue,
+  # sagemaker StartPipelineExecution/DescribePipelineExecution; plus logs, DLQ and X-Ray.
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Action])) == toset([
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "secretsmanager:GetSecretValue",
+      "sagemaker:StartPipelineExecution",
+      "sagemaker:DescribePipelineExecution",
+      "sqs:SendMessage",
+      "xray:PutTraceSegments",
+      "xray:PutTelemetryRecords",
+    ])
+    error_message = "The Lambda role must grant exactly the actions lambda/handler.py uses (plus logs, DLQ, X-Ray)."
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement :
+      s.Resource == ["arn:aws:sagemaker:us-east-1:123456789012:pipeline/mocked/execution/*"]
+      if contains(s.Action, "sagemaker:DescribePipelineExecution")
+      ]) && alltrue([
+      for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement :
+      s.Resource == ["arn:aws:sagemaker:us-east-1:123456789012:pipeline/mocked"]
+      if contains(s.Action, "sagemaker:StartPipelineExecution")
+    ])
+    error_message = "StartPipelineExecution on the pipeline, DescribePipelineExecution on its executions only."
+  }
+}
+
+run "lambda_actions_with_customer_managed_key" {
+  command = apply
+
+  variables {
+    lambda_tracing_mode = "PassThrough"
+    kms_key_arn         = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  }
+
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.lambda.policy).Statement : s.Action])) == toset([
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "secretsmanager:GetSecretValue",
+      "sagemaker:StartPipelineExecution",
+      "sagemaker:DescribePipelineExecution",
+      "sqs:SendMessage",
+      "kms:Decrypt",
+      "kms:GenerateDataKey",
+      "kms:DescribeKey",
+    ])
+    error_message = "Without tracing and with a CMK: the handler's actions plus logs, DLQ and the key, no X-Ray."
+  }
+  assert {
+    condition = [
+      for s in jsondecode(output.label_studio_storage_policy_json).Statement : s.Resource
+      if s.Sid == "UseCustomerManagedKey"
+    ] == [["arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"]]
+    error_message = "The Label Studio policy must include the customer managed key when kms_key_arn is set."
+  }
+  assert {
+    condition     = toset(flatten([for s in jsondecode(output.label_studio_storage_policy_json).Statement : s.Action if startswith(s.Action[0], "kms:")])) == toset(["kms:Decrypt", "kms:GenerateDataKey"])
+    error_message = "Label Studio needs only kms:Decrypt and kms:GenerateDataKey on the key."
+  }
+}
+
+run "label_studio_storage_policy" {
+  command = apply
+
+  variables {
+    images_prefix      = "data/img/"
+    annotations_prefix = "data/ann/"
+  }
+
+  assert {
+    condition = jsondecode(output.label_studio_storage_policy_json) == {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid       = "ListStoragePrefixes"
+          Effect    = "Allow"
+          Action    = ["s3:ListBucket"]
+          Resource  = ["arn:aws:s3:::mocked-bucket"]
+          Condition = { StringLike = { "s3:prefix" = ["data/img", "data/img/*", "data/ann", "data/ann/*"] } }
+        },
+        {
+          Sid      = "ReadImages"
+          Effect   = "Allow"
+          Action   = ["s3:GetObject"]
+          Resource = ["arn:aws:s3:::mocked-bucket/data/img/*"]
+        },
+        {
+          Sid      = "WriteAnnotations"
+          Effect   = "Allow"
+          Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+          Resource = ["arn:aws:s3:::mocked-bucket/data/ann/*"]
+        },
+      ]
+    }
+    error_message = "label_studio_storage_policy_json must be list (limited to the two prefixes), read images, read/write/delete annotations; no KMS statement without kms_key_arn."
+  }
+}
+
 run "no_xray_without_tracing" {
   command = apply
 

@@ -73,6 +73,80 @@ run "prefix_without_trailing_slash" {
   expect_failures = [var.runs_prefix]
 }
 
+# Prefixes: every segment like preprocessing/cleanup.py's _SEGMENT (^[A-Za-z0-9][A-Za-z0-9._=-]*$),
+# so no "."/".." segment (preprocess.py's parse_images_scope refuses those) and no empty one.
+run "prefix_segment_starts_with_underscore" {
+  command = plan
+
+  variables {
+    runs_prefix = "_runs/"
+  }
+
+  expect_failures = [var.runs_prefix]
+}
+
+run "prefix_with_punctuation" {
+  command = plan
+
+  variables {
+    runs_prefix = "runs!/"
+  }
+
+  expect_failures = [var.runs_prefix]
+}
+
+run "prefix_dot_segments" {
+  command = plan
+
+  variables {
+    images_prefix      = "images/../"
+    annotations_prefix = "./annotations/"
+    scripts_prefix     = "../"
+    models_prefix      = "models/./"
+  }
+
+  expect_failures = [var.images_prefix, var.annotations_prefix, var.scripts_prefix, var.models_prefix]
+}
+
+run "prefix_empty_segment" {
+  command = plan
+
+  variables {
+    images_prefix = "images//"
+  }
+
+  expect_failures = [var.images_prefix]
+}
+
+run "prefix_unsafe_characters" {
+  command = plan
+
+  variables {
+    annotations_prefix = "ann(1)/"
+    scripts_prefix     = "scripts*/"
+    models_prefix      = "mod els/"
+  }
+
+  expect_failures = [var.annotations_prefix, var.scripts_prefix, var.models_prefix]
+}
+
+run "prefix_nested_segments_accepted" {
+  command = plan
+
+  variables {
+    images_prefix      = "team-a/images.v2/"
+    annotations_prefix = "team-a/annotations_v2/"
+    scripts_prefix     = "team-a/scripts/"
+    runs_prefix        = "team-a/runs/date=2026/"
+    models_prefix      = "team-a/models/"
+  }
+
+  assert {
+    condition     = output.runs_prefix == "team-a/runs/date=2026/"
+    error_message = "Nested prefixes of safe segments must be accepted."
+  }
+}
+
 run "origin_with_path" {
   command = plan
 

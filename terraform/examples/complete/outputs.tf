@@ -123,3 +123,8 @@ output "annotation_threshold" {
   description = "New annotations per project that start a run."
   value       = module.retrain.annotation_threshold
 }
+
+output "label_studio_storage_policy_json" {
+  description = "Least-privilege IAM policy (JSON) for the principal Label Studio's S3 storages use; attach it to a dedicated user/role, never use the deploy credentials."
+  value       = module.retrain.label_studio_storage_policy_json
+}
