@@ -14,7 +14,6 @@ Reports, as JSON on stdout (and a readable table on stderr):
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -34,11 +33,11 @@ LABELS = ["Beak", "Head", "Wing", "Body"]
 
 
 def load_preprocess():
-    spec = importlib.util.spec_from_file_location("preprocess", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["preprocess"] = module
-    spec.loader.exec_module(module)
-    return module
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.conftest import load_processing_script
+
+    return load_processing_script("preprocess")
 
 
 def make_photo(rng: np.random.Generator, width: int, height: int) -> Image.Image:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -14,6 +16,21 @@ if str(REPO_ROOT) not in sys.path:
 
 from tools.local_gateway import http_api_event  # noqa: E402
 from tools.moto_server import MotoServer  # noqa: E402
+
+
+def load_processing_script(name: str) -> ModuleType:
+    """Import preprocessing/<name>.py under its own module name, as the processing container runs it.
+
+    Once per name: a second call returns the same module.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "preprocessing" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")
@@ -61,13 +78,11 @@ def label_studio(
 # (from build/webhook_lambda.zip) and give each test its own table, secret and pipeline on the moto server.
 
 import base64  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import uuid  # noqa: E402
 import zipfile  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from types import ModuleType  # noqa: E402
 from typing import Any  # noqa: E402
 
 LAMBDA_SOURCE = REPO_ROOT / "lambda" / "handler.py"

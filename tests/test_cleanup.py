@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("cleanup", ROOT / "preprocessing" / "cleanup.py")
-cleanup = importlib.util.module_from_spec(spec)
-sys.modules["cleanup"] = cleanup
-spec.loader.exec_module(cleanup)
+from tests.conftest import load_processing_script
+
+cleanup = load_processing_script("cleanup")
 
 BUCKET = "lsr-test-bucket"
 KEYS = [

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,21 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from label_studio_sdk.converter.brush import decode_rle, encode_rle
 
+from tests.conftest import load_processing_script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_script(name: str):
-    """Import a single-file script from preprocessing/ under its own module name (as the container runs it)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "preprocessing" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-pp = load_script("preprocess")
+pp = load_processing_script("preprocess")
 
 
 # ---------------------------------------------------------------------------------------------- brush RLE

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,22 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import load_processing_script
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "ls_storage"
 LABELS = "Beak,Head,Wing,Body"
 
 
-def load_script(name: str):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "preprocessing" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-pp = load_script("preprocess")
+pp = load_processing_script("preprocess")
 
 
 # ---------------------------------------------------------------------------------------------- helpers

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from tests.conftest import load_processing_script  # noqa: E402
 from tools import terraform as tf  # noqa: E402
 from tools import tfdocs  # noqa: E402
 
@@ -101,9 +101,7 @@ def test_lambda_policy_matches_the_handlers_aws_calls():
 
 def test_prefix_validation_is_at_least_as_strict_as_the_scripts():
     """Every prefix Terraform accepts passes cleanup.py's scratch-root check and preprocess's URI check."""
-    spec = importlib.util.spec_from_file_location("lsr_cleanup", REPO_ROOT / "preprocessing" / "cleanup.py")
-    cleanup = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cleanup)
+    cleanup = load_processing_script("cleanup")
     bodies = tfdocs.block_bodies(MODULE / "variables.tf", "variable")
     names = [n for n in bodies if n.endswith("_prefix")]
     assert sorted(names) == [
