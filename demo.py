@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ class DemoError(RuntimeError):
 @dataclass
 class DemoOptions:
     workdir: Path
-    images: int = 20
+    images: int = 36
     keep: bool = False
     quiet: bool = False
 
@@ -59,6 +60,11 @@ class DemoResult:
     duplicate_response: dict[str, Any] = field(default_factory=dict)
     execution_arn: str = ""
     execution_parameters: dict[str, str] = field(default_factory=dict)
+    executions_during_run: list[int] = field(default_factory=list)
+    completion_response: dict[str, Any] = field(default_factory=dict)
+    executions_after_completion: int = -1
+    follow_up_arn: str = ""
+    follow_up_parameters: dict[str, str] = field(default_factory=dict)
     submitted: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # task id -> regions
     preprocess_output: Path | None = None
     preprocess_args: list[str] = field(default_factory=list)
@@ -216,26 +222,87 @@ def polygon_regions(bird: Any, from_name: str, to_name: str) -> list[dict[str, A
     ]
 
 
-def annotate_until_threshold(
-    ls: Any, moto: Any, outputs: dict[str, Any], birds: dict[str, Any], threshold: int, result: DemoResult
-) -> None:
-    """Annotate tasks one by one through Label Studio, counting pipeline executions after each."""
+def annotate_tasks(
+    ls: Any,
+    moto: Any,
+    outputs: dict[str, Any],
+    birds: dict[str, Any],
+    count: int,
+    submitted: dict[int, list[dict[str, Any]]],
+) -> list[int]:
+    """Annotate ``count`` not yet annotated tasks one by one through Label Studio's API.
+
+    Each annotation is a polygon per drawn bird part; Label Studio sends its webhook inside the request.
+    Records the regions in ``submitted`` (task id -> regions) and returns the number of pipeline executions
+    in the emulator after each annotation.
+    """
     from label_studio_sdk import LabelStudio
 
     client = LabelStudio(base_url=ls.url, api_key=ls.api_key)
     project = next(p for p in client.projects.list() if p.title == PROJECT_TITLE)
     from_name, to_name = label_config_names(project)
     tasks = sorted(client.tasks.list(project=project.id, resolve_uri=False), key=lambda t: t.id)
-    if len(tasks) < threshold:
-        raise RuntimeError(f"only {len(tasks)} tasks synced from S3, need {threshold}")
-    for task in tasks[:threshold]:
+    todo = [t for t in tasks if not t.total_annotations][:count]
+    if len(todo) < count:
+        raise RuntimeError(f"only {len(todo)} unannotated tasks synced from S3, need {count}")
+    counts = []
+    for task in todo:
         name = task.data["image"].rsplit("/", 1)[-1]
         regions = polygon_regions(birds[name], from_name, to_name)
         client.annotations.create(id=task.id, result=regions, was_cancelled=False, ground_truth=False)
-        result.submitted[task.id] = regions
-        result.executions_after_each_annotation.append(
-            len(pipeline_executions(moto, outputs["pipeline_name"]))
-        )
+        submitted[task.id] = regions
+        counts.append(len(pipeline_executions(moto, outputs["pipeline_name"])))
+    return counts
+
+
+def completion_event(moto: Any, execution_arn: str) -> dict[str, Any]:
+    """The EventBridge event SageMaker emits when an execution ends, built from the emulator's record.
+
+    moto marks executions Succeeded at once but delivers no events to Lambda.
+    """
+    sm = moto.client("sagemaker", REGION)
+    execution = sm.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "SageMaker Model Building Pipeline Execution Status Change",
+        "source": "aws.sagemaker",
+        "account": execution_arn.split(":")[4],
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": REGION,
+        "resources": [execution["PipelineArn"], execution_arn],
+        "detail": {
+            "pipelineArn": execution["PipelineArn"],
+            "pipelineExecutionArn": execution_arn,
+            "executionDisplayName": execution.get("PipelineExecutionDisplayName", ""),
+            "currentPipelineExecutionStatus": execution["PipelineExecutionStatus"],
+            "previousPipelineExecutionStatus": "Executing",
+        },
+    }
+
+
+def deliver_to_lambda(gateway_root: str, function_name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Invoke the function with ``event`` through the gateway's Lambda Invoke API, as EventBridge would."""
+    import boto3
+
+    client = boto3.client(
+        "lambda",
+        endpoint_url=gateway_root,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    response = client.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+    payload = json.loads(response["Payload"].read() or b"{}")
+    if response.get("FunctionError"):
+        raise RuntimeError(f"the function failed on the completion event: {payload.get('errorMessage')}")
+    return payload
+
+
+def execution_parameters(moto: Any, execution_arn: str) -> dict[str, str]:
+    sm = moto.client("sagemaker", REGION)
+    listed = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution_arn)
+    return {p["Name"]: p["Value"] for p in listed["PipelineParameters"]}
 
 
 def replay_last_delivery(gateway_url: str, record: Path) -> dict[str, Any]:
@@ -348,7 +415,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
     logs = workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     result = DemoResult(workdir=workdir)
-    runner = StageRunner(result, logs, options.quiet, total=8)
+    runner = StageRunner(result, logs, options.quiet, total=9)
     with contextlib.ExitStack() as stack:
         with runner.stage("start moto and Label Studio", "services.log"):
             moto = stack.enter_context(MotoServer(log_path=logs / "moto.log"))
@@ -367,7 +434,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
             )
             result.threshold = int(config["Environment"]["Variables"]["ANNOTATION_THRESHOLD"])
         with runner.stage(f"draw {options.images} synthetic birds into s3", "images.log"):
-            birds = upload_birds(moto, outputs, max(options.images, result.threshold))
+            birds = upload_birds(moto, outputs, max(options.images, 2 * result.threshold))
         with runner.stage("bootstrap Label Studio from Terraform outputs", "bootstrap.log") as log:
             outputs_file = write_outputs_json(outputs, workdir / "terraform-outputs.json")
             runner.say(bootstrap(ls, moto, outputs_file, log).rstrip())
@@ -381,14 +448,14 @@ def run_demo(options: DemoOptions) -> DemoResult:
                 f"      webhook re-pointed to {result.gateway_url} (moto cannot serve API Gateway URLs)"
             )
         with runner.stage(f"annotate {result.threshold} birds in Label Studio", "annotate.log"):
-            annotate_until_threshold(ls, moto, outputs, birds, result.threshold, result)
+            result.executions_after_each_annotation = annotate_tasks(
+                ls, moto, outputs, birds, result.threshold, result.submitted
+            )
             executions = pipeline_executions(moto, outputs["pipeline_name"])
             if len(executions) != 1:
                 raise RuntimeError(f"expected exactly one pipeline execution, found {len(executions)}")
             result.execution_arn = executions[0]["PipelineExecutionArn"]
-            sm = moto.client("sagemaker", REGION)
-            listed = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=result.execution_arn)
-            result.execution_parameters = {p["Name"]: p["Value"] for p in listed["PipelineParameters"]}
+            result.execution_parameters = execution_parameters(moto, result.execution_arn)
             result.duplicate_response = replay_last_delivery(result.gateway_url, record)
             result.executions_after_duplicate = len(pipeline_executions(moto, outputs["pipeline_name"]))
             runner.say(f"      executions after each annotation: {result.executions_after_each_annotation}")
@@ -398,9 +465,34 @@ def run_demo(options: DemoOptions) -> DemoResult:
                 f"      duplicate delivery answered {result.duplicate_response['status']}: "
                 f"{result.executions_after_duplicate} execution(s) in all"
             )
+        with runner.stage(
+            f"annotate {result.threshold} more while the run is in flight, then end the run", "annotate.log"
+        ):
+            result.executions_during_run = annotate_tasks(
+                ls, moto, outputs, birds, result.threshold, result.submitted
+            )
+            runner.say(f"      executions after each annotation: {result.executions_during_run} (deferred)")
+            gateway_root = result.gateway_url.rsplit("/", 1)[0]
+            event = completion_event(moto, result.execution_arn)
+            result.completion_response = deliver_to_lambda(
+                gateway_root, outputs["lambda_function_name"], event
+            )
+            executions = pipeline_executions(moto, outputs["pipeline_name"])
+            result.executions_after_completion = len(executions)
+            follow_ups = [e for e in executions if e["PipelineExecutionArn"] != result.execution_arn]
+            if len(follow_ups) != 1:
+                raise RuntimeError(f"expected one follow-up execution, found {len(follow_ups)}")
+            result.follow_up_arn = follow_ups[0]["PipelineExecutionArn"]
+            result.follow_up_parameters = execution_parameters(moto, result.follow_up_arn)
+            runner.say(
+                f"      completion event ({event['detail']['currentPipelineExecutionStatus']}) answered "
+                f"{json.dumps(result.completion_response, sort_keys=True)}"
+            )
+            runner.say(f"      follow-up {result.follow_up_arn}")
+            runner.say(f"      parameters {json.dumps(result.follow_up_parameters, sort_keys=True)}")
         with runner.stage("run the preprocessing step locally", "preprocess.log") as log:
             output_root, command = run_processing_step_locally(
-                moto, outputs, result.execution_arn, workdir / "container", log
+                moto, outputs, result.follow_up_arn, workdir / "container", log
             )
             result.preprocess_output, result.preprocess_args = output_root, command
             result.preview = write_preview(output_root, outputs["labels"], workdir / "preview.png")
@@ -444,8 +536,9 @@ def print_summary(result: DemoResult, runner: StageRunner) -> None:
         ("webhook (local gateway)", result.gateway_url),
         ("annotation threshold", str(result.threshold)),
         ("annotations submitted", str(len(result.submitted))),
-        ("pipeline executions", str(result.executions_after_duplicate)),
-        ("execution", result.execution_arn),
+        ("pipeline executions", str(result.executions_after_completion)),
+        ("first execution", result.execution_arn),
+        ("follow-up execution", result.follow_up_arn),
         (
             "training / validation samples",
             f"{stats.get('num_training_samples')} / {stats.get('num_validation_samples')}",
@@ -465,7 +558,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir", type=Path, help="where logs, state and outputs go (default demo-output/)"
     )
-    parser.add_argument("--images", type=int, default=20, help="synthetic images to draw (default 20)")
+    parser.add_argument(
+        "--images", type=int, default=36, help="synthetic images to draw (default 36, at least 2 x threshold)"
+    )
     args = parser.parse_args(argv)
     workdir = (args.workdir or REPO_ROOT / "demo-output").resolve()
     marker = workdir / DEMO_MARKER

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
-    return run_demo(DemoOptions(workdir=tmp_path_factory.mktemp("e2e"), images=20, quiet=True))
+    return run_demo(DemoOptions(workdir=tmp_path_factory.mktemp("e2e"), images=36, quiet=True))
 
 
 def pixels_inside(points: list[tuple[float, float]], width: int, height: int) -> np.ndarray:
@@ -68,13 +68,21 @@ def test_duplicate_delivery_starts_nothing(demo_run: DemoResult) -> None:
     assert demo_run.executions_after_duplicate == 1
 
 
+def test_annotations_during_a_run_start_one_follow_up_when_it_ends(demo_run: DemoResult) -> None:
+    assert demo_run.executions_during_run == [1] * demo_run.threshold, "a run started while one was in flight"
+    assert demo_run.completion_response["status"] == "started"
+    assert demo_run.executions_after_completion == 2
+    assert demo_run.follow_up_arn not in ("", demo_run.execution_arn)
+    assert demo_run.follow_up_parameters["AnnotationCount"] == str(2 * demo_run.threshold)
+
+
 def test_masks_from_label_studio_output_match_submitted_polygons(demo_run: DemoResult) -> None:
     labels = demo_run.outputs["labels"]
     root = demo_run.preprocess_output
     manifest = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines()]
-    assert len(manifest) == demo_run.threshold
+    assert len(manifest) == len(demo_run.submitted) == 2 * demo_run.threshold
     stats = json.loads((root / "stats.json").read_text())
-    assert stats["num_training_samples"] + stats["num_validation_samples"] == demo_run.threshold
+    assert stats["num_training_samples"] + stats["num_validation_samples"] == len(demo_run.submitted)
     assert stats["skipped"] == []
     assert {int(sample["task_id"]) for sample in manifest} == set(demo_run.submitted)
     for sample in manifest:

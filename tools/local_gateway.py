@@ -14,7 +14,10 @@ Run as a child process (its environment becomes the function's)::
         --aws-endpoint http://127.0.0.1:5000 --port 8081
 
 Every request/response pair is appended as one JSON line to ``--record`` so
-callers can replay a delivery or count what the function answered.
+callers can replay a delivery or count what the function answered.  The same
+port also answers Lambda's Invoke API (``POST /2015-03-31/functions/NAME/invocations``),
+so a boto3 ``lambda`` client pointed here can deliver the EventBridge events that
+moto cannot.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -34,6 +38,8 @@ import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+INVOKE_PATH = re.compile(r"/2015-03-31/functions/[^/]+/invocations")
 
 
 def http_api_event(
@@ -95,6 +101,9 @@ def make_request_handler(handler: Any, record: Path | None) -> type[BaseHTTPRequ
         def _invoke(self) -> None:
             path, _, query = self.path.partition("?")
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.command == "POST" and INVOKE_PATH.fullmatch(path):
+                self._lambda_invoke(body)
+                return
             event = http_api_event(self.command, path, query, dict(self.headers.items()), body)
             context = type("Context", (), {"aws_request_id": event["requestContext"]["requestId"]})()
             result = handler(event, context)
@@ -111,6 +120,22 @@ def make_request_handler(handler: Any, record: Path | None) -> type[BaseHTTPRequ
                 line["response"] = {"status": status, "body": payload.decode(errors="replace")}
                 with lock, record.open("a") as out:
                     out.write(json.dumps(line, sort_keys=True) + "\n")
+
+        def _lambda_invoke(self, body: bytes) -> None:
+            """Lambda's Invoke API (what EventBridge uses): the body is the event, the reply the result."""
+            try:
+                payload = json.dumps(handler(json.loads(body or b"{}"), None)).encode()
+                error = None
+            except Exception as exc:  # as Lambda reports an unhandled error: 200 + X-Amz-Function-Error
+                payload = json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__}).encode()
+                error = "Unhandled"
+            self.send_response(200)
+            if error:
+                self.send_header("X-Amz-Function-Error", error)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
 
         do_POST = _invoke
         do_GET = _invoke
