@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -145,7 +144,6 @@ def two_builds(tmp_path_factory: pytest.TempPathFactory, guard_dir: Path) -> dic
         HOME=str(home),
         SAGEMAKER_USER_CONFIG_OVERRIDE=str(home / ".config" / "sagemaker" / "config.yaml"),
     )
-    started = time.monotonic()
     process_a = start_build(root_a, ["--region", "us-east-1", "--out", "out"], base / "a", env_a)
     process_b = start_build(root_b, ["--out", str(base / "out-b")], base / "b", env_b)
     results = {}
@@ -162,7 +160,6 @@ def two_builds(tmp_path_factory: pytest.TempPathFactory, guard_dir: Path) -> dic
             "out": out,
             "network": log.read_text() if log.exists() else "",
         }
-    results["a"]["elapsed"] = time.monotonic() - started
     return results
 
 
@@ -228,15 +225,14 @@ def test_noop_rebuild_skips_the_sdk_and_keeps_mtimes(two_builds: dict[str, dict]
     build = two_builds["a"]
     before = snapshot(build["out"])
     env = clean_env(guard_dir, LSR_BLOCK_SAGEMAKER="1")
-    started = time.monotonic()
+    # LSR_BLOCK_SAGEMAKER makes `import sagemaker` fail: passing proves the SDK was not imported.
+    # (How fast that makes a no-op rebuild is a benchmark: bench/bench_build.py, not a timed test.)
     result = run_build(
         build["root"], ["--region", "us-east-1", "--out", str(build["out"])], build["root"], env
     )
-    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("unchanged") == len(ARTIFACTS)
     assert snapshot(build["out"]) == before
-    assert elapsed < 3.0
     quiet = run_build(
         build["root"], ["--region", "us-east-1", "--out", str(build["out"]), "--quiet"], build["root"], env
     )
